@@ -1,0 +1,67 @@
+// Package cli implements the pixiu command: flag parsing, logger setup and
+// subcommands. Subcommands return exit codes; only cmd/pixiu calls os.Exit.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Version is the program version (set at build time with -ldflags).
+const Version = "0.1.0-dev"
+
+const usage = `pixiu — a self-hosted realtime push server speaking the Pusher Channels protocol
+
+Usage:
+  pixiu serve [--host H] [--port P] [--config FILE] [--demo=false]
+  pixiu trigger --channel C --event E --data JSON [--app-id … --key … --secret …]
+  pixiu channels [--prefix P] [--info user_count]
+  pixiu users --channel presence-…
+  pixiu config check FILE | pixiu config default
+  pixiu version
+`
+
+// Main runs the pixiu command with args (without the program name).
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	rest := args[1:]
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "trigger":
+		return runTrigger(ctx, rest, getenv, stdout, stderr)
+	case "channels":
+		return runChannels(ctx, rest, getenv, stdout, stderr)
+	case "users":
+		return runUsers(ctx, rest, getenv, stdout, stderr)
+	case "config":
+		return runConfig(rest, getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "pixiu", Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "pixiu: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// newLogger builds the process logger from the configured level and format.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if strings.EqualFold(format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

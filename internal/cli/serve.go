@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/server"
+)
+
+// runServe runs `pixiu serve`. Precedence: defaults < file < PIXIU_* env < flags.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.String("host", "", "address to listen on (env PIXIU_HOST, default 0.0.0.0)")
+	port := fs.Int("port", 0, "port to listen on (env PIXIU_PORT, default 6001)")
+	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
+	demo := fs.String("demo", "", "serve the exchange demo under /demo (true/false, env PIXIU_DEMO, default true)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*file, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "pixiu:", err)
+		return 1
+	}
+	if *host != "" {
+		cfg.Host = *host
+	}
+	if *port != 0 {
+		cfg.Port = *port
+	}
+	if *demo != "" {
+		b, err := strconv.ParseBool(*demo)
+		if err != nil {
+			fmt.Fprintln(stderr, "pixiu: --demo:", err)
+			return 2
+		}
+		cfg.Demo = &b
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "pixiu:", err)
+		return 1
+	}
+	if len(cfg.Apps) == 0 {
+		a := config.DefaultApp()
+		t := true
+		a.Enabled = &t
+		a.MaxPresenceMembers, a.MaxClientEventsPS = 100, 10
+		cfg.Apps = []config.App{a}
+		log.Info("no apps configured: created the default development app",
+			"app_id", a.ID, "key", a.Key, "secret", a.Secret)
+	}
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "pixiu:", err)
+		return 1
+	}
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "pixiu:", err)
+		return 1
+	}
+	return 0
+}

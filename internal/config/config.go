@@ -1,0 +1,254 @@
+// Package config holds Pixiu's configuration as one plain struct: zero means
+// default, Validate names the offending field, and the CLI, file and
+// environment layers only fill the struct (defaults < file < PIXIU_* env < flags).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	Host string `yaml:"host"` // default 0.0.0.0
+	Port int    `yaml:"port"` // default 6001
+
+	// ActivityTimeout is sent to clients in connection_established and is the
+	// silence after which the server pings (protocol.md §3.1). Default 120s.
+	ActivityTimeout Duration `yaml:"activity_timeout"`
+	// PongTimeout is how long the server waits for any traffic after its ping
+	// before closing with 4201. Default 30s.
+	PongTimeout Duration `yaml:"pong_timeout"`
+
+	// Demo serves the exchange demo under /demo (default on).
+	Demo *bool `yaml:"demo"`
+
+	// LogLevel is debug, info, warn or error (default info); LogFormat text or json.
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+
+	Limits Limits `yaml:"limits"`
+
+	// Apps are the statically configured apps (read-only at runtime).
+	Apps []App `yaml:"apps"`
+}
+
+// Limits are server-wide protocol limits (protocol.md §8).
+type Limits struct {
+	MaxEventBytes     int      `yaml:"max_event_bytes"`          // default 10240
+	MaxChannelNameLen int      `yaml:"max_channel_name_len"`     // default 200
+	MaxEventNameLen   int      `yaml:"max_event_name_len"`       // default 200
+	MaxChannelsPerPub int      `yaml:"max_channels_per_publish"` // default 100
+	MaxBatchEvents    int      `yaml:"max_batch_events"`         // default 10
+	MaxMessageBytes   int      `yaml:"max_ws_message_bytes"`     // largest client frame accepted, default 65536
+	MaxPendingBytes   int      `yaml:"max_pending_bytes"`        // per-socket outbound bound before 4100, default 1 MiB
+	CacheTTL          Duration `yaml:"cache_ttl"`                // cache channel TTL, default 30m
+}
+
+// App is one application: its credentials, switches and limits.
+type App struct {
+	ID                 string `yaml:"id"`
+	Key                string `yaml:"key"`
+	Secret             string `yaml:"secret"`
+	Name               string `yaml:"name"`
+	Enabled            *bool  `yaml:"enabled"` // default true
+	ClientEvents       bool   `yaml:"client_events"`
+	UserAuth           bool   `yaml:"user_auth"`
+	SubscriptionCount  bool   `yaml:"subscription_count"`
+	MaxConnections     int    `yaml:"max_connections"`              // 0 = unlimited
+	MaxPresenceMembers int    `yaml:"max_presence_members"`         // default 100
+	MaxClientEventsPS  int    `yaml:"max_client_events_per_second"` // default 10
+	DailyMessageQuota  int64  `yaml:"daily_message_quota"`          // 0 = unlimited
+}
+
+// Duration is a time.Duration that reads "30s" or a number of seconds from YAML/env.
+type Duration time.Duration
+
+// UnmarshalYAML accepts "1m30s" or a plain number of seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// DefaultApp is the development app created when no app is configured.
+func DefaultApp() App {
+	return App{ID: "app-id", Key: "app-key", Secret: "app-secret", Name: "Default development app",
+		ClientEvents: true, UserAuth: true, SubscriptionCount: true}
+}
+
+// Load reads the file at path (if not empty) over the defaults and then applies
+// PIXIU_* environment variables from getenv. It does not validate.
+func Load(path string, getenv func(string) string) (Config, error) {
+	var c Config
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := yaml.Unmarshal(b, &c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	c.ApplyDefaults()
+	return c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	if getenv == nil {
+		return nil
+	}
+	if v := getenv("PIXIU_HOST"); v != "" {
+		c.Host = v
+	}
+	if v := getenv("PIXIU_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_PORT", Err: err}
+		}
+		c.Port = p
+	}
+	if v := getenv("PIXIU_ACTIVITY_TIMEOUT"); v != "" {
+		d, err := parseDuration(v)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_ACTIVITY_TIMEOUT", Err: err}
+		}
+		c.ActivityTimeout = Duration(d)
+	}
+	if v := getenv("PIXIU_LOG_LEVEL"); v != "" {
+		c.LogLevel = v
+	}
+	if v := getenv("PIXIU_DEMO"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_DEMO", Err: err}
+		}
+		c.Demo = &b
+	}
+	// One app from the environment, added to the file's apps.
+	id, key, secret := getenv("PIXIU_APP_ID"), getenv("PIXIU_APP_KEY"), getenv("PIXIU_APP_SECRET")
+	if id != "" || key != "" || secret != "" {
+		a := DefaultApp()
+		a.ID, a.Key, a.Secret, a.Name = id, key, secret, id
+		c.Apps = append(c.Apps, a)
+	}
+	return nil
+}
+
+// ApplyDefaults fills every zero field with its default.
+func (c *Config) ApplyDefaults() {
+	if c.Host == "" {
+		c.Host = "0.0.0.0"
+	}
+	if c.Port == 0 {
+		c.Port = 6001
+	}
+	if c.ActivityTimeout == 0 {
+		c.ActivityTimeout = Duration(120 * time.Second)
+	}
+	if c.PongTimeout == 0 {
+		c.PongTimeout = Duration(30 * time.Second)
+	}
+	if c.Demo == nil {
+		t := true
+		c.Demo = &t
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	l := &c.Limits
+	setInt(&l.MaxEventBytes, 10*1024)
+	setInt(&l.MaxChannelNameLen, 200)
+	setInt(&l.MaxEventNameLen, 200)
+	setInt(&l.MaxChannelsPerPub, 100)
+	setInt(&l.MaxBatchEvents, 10)
+	setInt(&l.MaxMessageBytes, 64*1024)
+	setInt(&l.MaxPendingBytes, 1<<20)
+	if l.CacheTTL == 0 {
+		l.CacheTTL = Duration(30 * time.Minute)
+	}
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		if a.Enabled == nil {
+			t := true
+			a.Enabled = &t
+		}
+		setInt(&a.MaxPresenceMembers, 100)
+		setInt(&a.MaxClientEventsPS, 10)
+		if a.Name == "" {
+			a.Name = a.ID
+		}
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+// ValidationError names the configuration field that is wrong.
+type ValidationError struct {
+	Field string
+	Err   error
+}
+
+func (e *ValidationError) Error() string { return "config: " + e.Field + ": " + e.Err.Error() }
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// Validate checks the configuration after defaults are applied.
+func (c *Config) Validate() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return &ValidationError{Field: "port", Err: fmt.Errorf("%d out of range", c.Port)}
+	}
+	if c.ActivityTimeout.D() < time.Second {
+		return &ValidationError{Field: "activity_timeout", Err: errors.New("must be at least 1s")}
+	}
+	seenID, seenKey := map[string]bool{}, map[string]bool{}
+	for i, a := range c.Apps {
+		f := fmt.Sprintf("apps[%d]", i)
+		switch {
+		case a.ID == "" || a.Key == "" || a.Secret == "":
+			return &ValidationError{Field: f, Err: errors.New("id, key and secret are required")}
+		case strings.ContainsAny(a.ID+a.Key, "/?#: "):
+			return &ValidationError{Field: f, Err: errors.New("id and key may not contain / ? # : or spaces")}
+		case seenID[a.ID]:
+			return &ValidationError{Field: f + ".id", Err: fmt.Errorf("duplicate id %q", a.ID)}
+		case seenKey[a.Key]:
+			return &ValidationError{Field: f + ".key", Err: fmt.Errorf("duplicate key %q", a.Key)}
+		}
+		seenID[a.ID], seenKey[a.Key] = true, true
+	}
+	return nil
+}
+
+// Addr is host:port for listening.
+func (c *Config) Addr() string { return c.Host + ":" + strconv.Itoa(c.Port) }

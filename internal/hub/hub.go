@@ -1,0 +1,429 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/cluster"
+	"github.com/pixiu-io/pixiu/internal/protocol"
+)
+
+// Client is a connection as the hub sees it. Implementations are owned by a
+// transport; the hub only calls these methods.
+type Client interface {
+	// SocketID returns the connection's socket id.
+	SocketID() string
+	// Send enqueues one encoded event frame. It copies frame, never blocks,
+	// and may close the client (4100) when its outbound buffer is full.
+	Send(frame []byte)
+	// Close sends pusher:error with e and closes the connection with e.Code.
+	// It is asynchronous and idempotent.
+	Close(e *protocol.Error)
+}
+
+// Options configure a Hub. Zero values mean the documented default.
+type Options struct {
+	// Observer receives lifecycle events; nil means none.
+	Observer Observer
+	// CacheTTL is how long cache channels keep their last event (default 30m).
+	CacheTTL time.Duration
+	// Shards is the number of registry shards (default 64).
+	Shards int
+}
+
+// Hub is one node's realtime state. It is safe for concurrent use.
+type Hub struct {
+	opts   Options
+	engine cluster.Engine
+	seed   maphash.Seed
+	shards []shard
+	users  userRegistry
+
+	conns sync.Map // appID → *atomic.Int64, local connection counts
+
+	framePool sync.Pool // *[]byte scratch for encoding frames
+}
+
+type shard struct {
+	mu       sync.RWMutex
+	channels map[chanKey]*channel // guarded by mu
+}
+
+type chanKey struct{ app, name string }
+
+// channel is a channel's local subscribers. Guarded by its shard's mu.
+type channel struct {
+	clients map[Client]struct{}
+	// lastCountSent is when a subscription_count was last sent (for the
+	// > 100 subscribers 5 s cadence of protocol.md §3.12).
+	lastCountSent time.Time
+}
+
+// New returns a hub; newEngine builds the cluster engine, giving it the hub's
+// delivery handler.
+func New(opts Options, newEngine func(cluster.Handler) (cluster.Engine, error)) (*Hub, error) {
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = 30 * time.Minute
+	}
+	if opts.Shards <= 0 {
+		opts.Shards = 64
+	}
+	h := &Hub{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards)}
+	for i := range h.shards {
+		h.shards[i].channels = make(map[chanKey]*channel)
+	}
+	h.users.init()
+	h.framePool.New = func() any { b := make([]byte, 0, 512); return &b }
+	eng, err := newEngine(h.Deliver)
+	if err != nil {
+		return nil, err
+	}
+	h.engine = eng
+	return h, nil
+}
+
+// Engine returns the cluster engine.
+func (h *Hub) Engine() cluster.Engine { return h.engine }
+
+func (h *Hub) shardFor(k chanKey) *shard {
+	var mh maphash.Hash
+	mh.SetSeed(h.seed)
+	mh.WriteString(k.app)
+	mh.WriteByte(0)
+	mh.WriteString(k.name)
+	return &h.shards[mh.Sum64()%uint64(len(h.shards))]
+}
+
+func (h *Hub) observe(e Event) {
+	if h.opts.Observer != nil {
+		h.opts.Observer.Observe(e)
+	}
+}
+
+// Deliver sends m to the local subscribers of its channel, encoding the frame
+// once. It is the engine's handler and runs on the publishing goroutine (in
+// memory) or the engine's receive goroutine (Redis).
+func (h *Hub) Deliver(m cluster.Message) {
+	k := chanKey{m.AppID, m.Channel}
+	s := h.shardFor(k)
+	bp := h.framePool.Get().(*[]byte)
+	frame := protocol.AppendEvent((*bp)[:0], m.Event, m.Channel, m.Data, m.UserID)
+	n := 0
+	s.mu.RLock()
+	if ch := s.channels[k]; ch != nil {
+		for c := range ch.clients {
+			if m.ExcludeSocket != "" && c.SocketID() == m.ExcludeSocket {
+				continue
+			}
+			c.Send(frame)
+			n++
+		}
+	}
+	s.mu.RUnlock()
+	*bp = frame
+	h.framePool.Put(bp)
+	_ = n
+}
+
+// LocalSubscribers returns how many local clients the channel has.
+func (h *Hub) LocalSubscribers(appID, channel string) int {
+	k := chanKey{appID, channel}
+	s := h.shardFor(k)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if ch := s.channels[k]; ch != nil {
+		return len(ch.clients)
+	}
+	return 0
+}
+
+// Connect admits a new client of app, enforcing app.MaxConnections on this
+// node. Every successful Connect must be paired with Disconnect.
+func (h *Hub) Connect(app *apps.App, c Client) *protocol.Error {
+	v, _ := h.conns.LoadOrStore(app.ID, new(atomic.Int64))
+	n := v.(*atomic.Int64).Add(1)
+	if app.MaxConnections > 0 && n > int64(app.MaxConnections) {
+		v.(*atomic.Int64).Add(-1)
+		return protocol.ErrOverQuota
+	}
+	h.observe(Event{Kind: Connected, AppID: app.ID, SocketID: c.SocketID()})
+	return nil
+}
+
+// Disconnect releases what Connect took. The client must have left its
+// channels (Unsubscribe) and signed out first.
+func (h *Hub) Disconnect(app *apps.App, c Client, reason string) {
+	if v, ok := h.conns.Load(app.ID); ok {
+		v.(*atomic.Int64).Add(-1)
+	}
+	h.observe(Event{Kind: Disconnected, AppID: app.ID, SocketID: c.SocketID(), Reason: reason})
+}
+
+// Connections returns the number of local connections of an app.
+func (h *Hub) Connections(appID string) int {
+	if v, ok := h.conns.Load(appID); ok {
+		return int(v.(*atomic.Int64).Load())
+	}
+	return 0
+}
+
+// ErrMemberLimit is returned when a presence channel is full.
+var ErrMemberLimit = errors.New("hub: presence channel member limit reached")
+
+// Subscribe adds c to channel and sends it subscription_succeeded (then the
+// cached event or cache miss on cache channels). member is the presence
+// member (nil for other kinds). Authorization is the caller's job.
+func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name string, member *protocol.Member) error {
+	kind := protocol.ParseChannel(name)
+	socketID := c.SocketID()
+	data := "{}"
+	first := false
+	if member != nil {
+		if app.MaxPresenceMembers > 0 {
+			n, err := h.engine.MemberCount(ctx, app.ID, name)
+			if err != nil {
+				return err
+			}
+			if n >= app.MaxPresenceMembers && !h.isMember(ctx, app.ID, name, member.UserID) {
+				return ErrMemberLimit
+			}
+		}
+		var err error
+		if first, err = h.engine.AddMember(ctx, app.ID, name, socketID, *member); err != nil {
+			return err
+		}
+		members, err := h.engine.Members(ctx, app.ID, name)
+		if err != nil {
+			return err
+		}
+		data = protocol.PresenceData(members)
+	}
+
+	k := chanKey{app.ID, name}
+	s := h.shardFor(k)
+	bp := h.framePool.Get().(*[]byte)
+	frame := protocol.AppendEvent((*bp)[:0], protocol.EventSubscriptionSucceeded, name, data, "")
+	s.mu.Lock()
+	ch := s.channels[k]
+	newLocal := ch == nil
+	if newLocal {
+		ch = &channel{clients: make(map[Client]struct{}, 1)}
+		s.channels[k] = ch
+	}
+	ch.clients[c] = struct{}{}
+	// Sent under the lock so that no channel event can overtake it.
+	c.Send(frame)
+	s.mu.Unlock()
+	*bp = frame
+	h.framePool.Put(bp)
+
+	if newLocal {
+		if err := h.engine.Listen(app.ID, name); err != nil {
+			return err
+		}
+	}
+	count, err := h.engine.AddSubscriptions(ctx, app.ID, name, 1)
+	if err != nil {
+		return err
+	}
+	if count == 1 {
+		h.observe(Event{Kind: ChannelOccupied, AppID: app.ID, Channel: name})
+	}
+	h.observe(Event{Kind: Subscribed, AppID: app.ID, Channel: name, SocketID: socketID})
+	if member != nil && first {
+		h.observe(Event{Kind: MemberAdded, AppID: app.ID, Channel: name, UserID: member.UserID})
+		err := h.engine.Publish(ctx, cluster.Message{AppID: app.ID, Channel: name,
+			Event: protocol.EventMemberAdded, Data: protocol.MemberAddedData(*member), ExcludeSocket: socketID})
+		if err != nil {
+			return err
+		}
+	}
+	if kind.Cache {
+		if err := h.sendCache(ctx, app.ID, name, c); err != nil {
+			return err
+		}
+	}
+	if app.SubscriptionCount && kind.Kind != protocol.Presence {
+		h.sendSubscriptionCount(ctx, app.ID, name, count, false)
+	}
+	return nil
+}
+
+func (h *Hub) isMember(ctx context.Context, appID, channel, userID string) bool {
+	ms, err := h.engine.Members(ctx, appID, channel)
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if m.UserID == userID {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Hub) sendCache(ctx context.Context, appID, name string, c Client) error {
+	ev, ok, err := h.engine.GetCache(ctx, appID, name)
+	if err != nil {
+		return err
+	}
+	if ok {
+		c.Send(protocol.AppendEvent(nil, ev.Event, name, ev.Data, ""))
+		return nil
+	}
+	c.Send(protocol.AppendEventNoData(nil, protocol.EventCacheMiss, name))
+	h.observe(Event{Kind: CacheMiss, AppID: appID, Channel: name, SocketID: c.SocketID()})
+	return nil
+}
+
+// sendSubscriptionCount publishes pusher_internal:subscription_count; for
+// channels with more than 100 subscriptions at most every 5 s (protocol.md §3.12).
+func (h *Hub) sendSubscriptionCount(ctx context.Context, appID, name string, count int, _ bool) {
+	if count > 100 {
+		k := chanKey{appID, name}
+		s := h.shardFor(k)
+		now := time.Now()
+		s.mu.Lock()
+		ch := s.channels[k]
+		throttled := ch != nil && now.Sub(ch.lastCountSent) < 5*time.Second
+		if ch != nil && !throttled {
+			ch.lastCountSent = now
+		}
+		s.mu.Unlock()
+		if throttled {
+			return
+		}
+	}
+	h.observe(Event{Kind: SubscriptionCount, AppID: appID, Channel: name, Count: count})
+	_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name,
+		Event: protocol.EventSubscriptionCount, Data: protocol.SubscriptionCountData(count)})
+}
+
+// Unsubscribe removes c from channel. userID is the presence member's id
+// ("" for other kinds). It reports whether c was subscribed.
+func (h *Hub) Unsubscribe(ctx context.Context, app *apps.App, c Client, name, userID string) bool {
+	k := chanKey{app.ID, name}
+	s := h.shardFor(k)
+	s.mu.Lock()
+	ch := s.channels[k]
+	if ch == nil {
+		s.mu.Unlock()
+		return false
+	}
+	if _, ok := ch.clients[c]; !ok {
+		s.mu.Unlock()
+		return false
+	}
+	delete(ch.clients, c)
+	emptyLocal := len(ch.clients) == 0
+	if emptyLocal {
+		delete(s.channels, k)
+	}
+	s.mu.Unlock()
+
+	socketID := c.SocketID()
+	if emptyLocal {
+		_ = h.engine.Unlisten(app.ID, name)
+	}
+	h.observe(Event{Kind: Unsubscribed, AppID: app.ID, Channel: name, SocketID: socketID})
+	if userID != "" {
+		last, err := h.engine.RemoveMember(ctx, app.ID, name, socketID, userID)
+		if err == nil && last {
+			h.observe(Event{Kind: MemberRemoved, AppID: app.ID, Channel: name, UserID: userID})
+			_ = h.engine.Publish(ctx, cluster.Message{AppID: app.ID, Channel: name,
+				Event: protocol.EventMemberRemoved, Data: protocol.MemberRemovedData(userID)})
+		}
+	}
+	count, err := h.engine.AddSubscriptions(ctx, app.ID, name, -1)
+	if err == nil && count == 0 {
+		h.observe(Event{Kind: ChannelVacated, AppID: app.ID, Channel: name})
+	}
+	if err == nil && count > 0 && app.SubscriptionCount && protocol.ParseChannel(name).Kind != protocol.Presence {
+		h.sendSubscriptionCount(ctx, app.ID, name, count, true)
+	}
+	return true
+}
+
+// Publish publishes an API event on each channel (protocol.md §6.3): the
+// event is stored on cache channels and delivered to every subscriber in the
+// cluster except excludeSocket.
+func (h *Hub) Publish(ctx context.Context, appID string, channels []string, event, data, excludeSocket string) error {
+	for _, name := range channels {
+		if protocol.ParseChannel(name).Cache {
+			ev := cluster.CachedEvent{Event: event, Data: data, TTL: h.opts.CacheTTL}
+			if err := h.engine.SetCache(ctx, appID, name, ev); err != nil {
+				return err
+			}
+		}
+		err := h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name, Event: event,
+			Data: data, ExcludeSocket: excludeSocket})
+		if err != nil {
+			return err
+		}
+		h.observe(Event{Kind: Published, AppID: appID, Channel: name, Event: event, Data: data, SocketID: excludeSocket})
+	}
+	return nil
+}
+
+// ClientEvent forwards a client event from c to the channel's other
+// subscribers (protocol.md §3.9). Checks are the caller's job.
+func (h *Hub) ClientEvent(ctx context.Context, appID string, c Client, name, event, data, userID string) error {
+	err := h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name, Event: event, Data: data,
+		UserID: userID, ExcludeSocket: c.SocketID()})
+	h.observe(Event{Kind: ClientEvent, AppID: appID, Channel: name, Event: event, Data: data,
+		SocketID: c.SocketID(), UserID: userID})
+	return err
+}
+
+// ChannelInfo is what the REST API reports about one channel.
+type ChannelInfo struct {
+	Occupied          bool
+	SubscriptionCount int
+	UserCount         int
+	Cache             *cluster.CachedEvent
+}
+
+// Channel returns cluster-wide facts about one channel.
+func (h *Hub) Channel(ctx context.Context, appID, name string) (ChannelInfo, error) {
+	var info ChannelInfo
+	n, err := h.engine.SubscriptionCount(ctx, appID, name)
+	if err != nil {
+		return info, err
+	}
+	info.Occupied, info.SubscriptionCount = n > 0, n
+	if protocol.ParseChannel(name).Kind == protocol.Presence {
+		if info.UserCount, err = h.engine.MemberCount(ctx, appID, name); err != nil {
+			return info, err
+		}
+	}
+	if protocol.ParseChannel(name).Cache {
+		ev, ok, err := h.engine.GetCache(ctx, appID, name)
+		if err != nil {
+			return info, err
+		}
+		if ok {
+			info.Cache = &ev
+		}
+	}
+	return info, nil
+}
+
+// Channels returns occupied channels with the prefix and their subscription counts.
+func (h *Hub) Channels(ctx context.Context, appID, prefix string) (map[string]int, error) {
+	return h.engine.Channels(ctx, appID, prefix)
+}
+
+// Members returns a presence channel's members.
+func (h *Hub) Members(ctx context.Context, appID, name string) ([]protocol.Member, error) {
+	return h.engine.Members(ctx, appID, name)
+}
+
+// MemberCount returns a presence channel's distinct users.
+func (h *Hub) MemberCount(ctx context.Context, appID, name string) (int, error) {
+	return h.engine.MemberCount(ctx, appID, name)
+}

@@ -1,0 +1,338 @@
+// Package pixiutest starts a real Pixiu server on a loopback port and talks
+// to it: a minimal Pusher WebSocket client, a signed REST client and a
+// polling helper. It is imported only by tests.
+package pixiutest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/server"
+	"github.com/pixiu-io/pixiu/internal/signature"
+)
+
+// Server is a started server.
+type Server struct {
+	*server.Server
+	Addr string // host:port
+	App  config.App
+}
+
+// Start runs a server on 127.0.0.1:0 with the default app (plus whatever
+// mutate changes) and stops it when the test ends.
+func Start(t testing.TB, mutate func(*config.Config)) *Server {
+	t.Helper()
+	cfg, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Host, cfg.Port = "127.0.0.1", 0
+	f := false
+	cfg.Demo = &f
+	cfg.Apps = []config.App{config.DefaultApp()}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	cfg.ApplyDefaults()
+	cfg.Port = 0
+	level := slog.LevelWarn
+	if os.Getenv("PIXIU_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &Server{Server: srv, Addr: srv.Addr().String(), App: cfg.Apps[0]}
+}
+
+// Event is a decoded server→client frame; Data is raw JSON (a string for
+// all events but pusher:error).
+type Event struct {
+	Event   string          `json:"event"`
+	Channel string          `json:"channel"`
+	Data    json.RawMessage `json:"data"`
+	UserID  string          `json:"user_id"`
+}
+
+// DataString returns Data unquoted when it is a JSON string.
+func (e Event) DataString() string {
+	var s string
+	if json.Unmarshal(e.Data, &s) == nil {
+		return s
+	}
+	return string(e.Data)
+}
+
+// Client is a minimal Pusher WebSocket client with a goroutine reading frames.
+type Client struct {
+	t        testing.TB
+	conn     net.Conn
+	rw       io.ReadWriter
+	events   chan Event
+	closed   chan struct{}
+	CloseErr error // set when the read loop ends (wsutil.ClosedError carries the code)
+	SocketID string
+}
+
+// Dial connects to /app/{key}?protocol=7 and waits for connection_established.
+func Dial(t testing.TB, addr, key string) *Client {
+	t.Helper()
+	c := DialRaw(t, "ws://"+addr+"/app/"+key+"?protocol=7&client=go-test&version=1")
+	e := c.Next()
+	if e.Event != "pusher:connection_established" {
+		t.Fatalf("first event = %s %s, want pusher:connection_established", e.Event, e.Data)
+	}
+	var d struct {
+		SocketID string `json:"socket_id"`
+	}
+	if err := json.Unmarshal([]byte(e.DataString()), &d); err != nil {
+		t.Fatalf("connection_established data: %v", err)
+	}
+	c.SocketID = d.SocketID
+	return c
+}
+
+// DialRaw connects to url without waiting for any event.
+func DialRaw(t testing.TB, url string) *Client {
+	t.Helper()
+	conn, br, _, err := ws.Dial(context.Background(), url)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	c := &Client{t: t, conn: conn, rw: conn, events: make(chan Event, 1024), closed: make(chan struct{})}
+	if br != nil { // the server wrote frames right behind the handshake
+		c.rw = struct {
+			io.Reader
+			io.Writer
+		}{br, conn}
+	}
+	go c.read()
+	t.Cleanup(func() { _ = conn.Close() })
+	return c
+}
+
+func (c *Client) read() {
+	defer close(c.closed)
+	for {
+		b, err := wsutil.ReadServerText(c.rw)
+		if err != nil {
+			c.CloseErr = err
+			return
+		}
+		var e Event
+		if err := json.Unmarshal(b, &e); err != nil {
+			c.CloseErr = fmt.Errorf("bad frame %q: %w", b, err)
+			return
+		}
+		c.events <- e
+	}
+}
+
+// Next returns the next event or fails the test after 5 s.
+func (c *Client) Next() Event {
+	c.t.Helper()
+	select {
+	case e := <-c.events:
+		return e
+	case <-time.After(5 * time.Second):
+		c.t.Fatalf("no event within 5s (close: %v)", c.closeErr())
+	}
+	return Event{}
+}
+
+// Expect returns the next event named name, skipping others, or fails.
+func (c *Client) Expect(name string) Event {
+	c.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-c.events:
+			if e.Event == name {
+				return e
+			}
+		case <-deadline:
+			c.t.Fatalf("no %s within 5s (close: %v)", name, c.closeErr())
+			return Event{}
+		}
+	}
+}
+
+// Quiet fails if an event named name arrives within d.
+func (c *Client) Quiet(name string, d time.Duration) {
+	c.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case e := <-c.events:
+			if e.Event == name || name == "" {
+				c.t.Fatalf("unexpected %s %s", e.Event, e.Data)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// WaitClosed waits for the server to close the connection and returns the close code.
+func (c *Client) WaitClosed() int {
+	c.t.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("connection not closed within 5s")
+	}
+	var ce wsutil.ClosedError
+	if errors.As(c.CloseErr, &ce) {
+		return int(ce.Code)
+	}
+	return 0
+}
+
+// Send sends {"event":event,"channel":channel,"data":data}.
+func (c *Client) Send(event, channel string, data any) {
+	c.t.Helper()
+	m := map[string]any{"event": event, "data": data}
+	if channel != "" {
+		m["channel"] = channel
+	}
+	b, _ := json.Marshal(m)
+	c.SendRaw(b)
+}
+
+// SendRaw sends one text frame.
+func (c *Client) SendRaw(b []byte) {
+	c.t.Helper()
+	if err := wsutil.WriteClientText(c.conn, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// Subscribe subscribes (auth computed for private/presence channels with
+// secret when given) and waits for subscription_succeeded.
+func (c *Client) Subscribe(channel, key, secret, channelData string) Event {
+	c.t.Helper()
+	d := map[string]any{"channel": channel, "auth": ""}
+	if secret != "" {
+		d["auth"] = signature.ChannelAuth(key, secret, c.SocketID, channel, channelData)
+	}
+	if channelData != "" {
+		d["channel_data"] = channelData
+	}
+	c.Send("pusher:subscribe", "", d)
+	for {
+		e := c.Next()
+		if e.Event == "pusher_internal:subscription_succeeded" && e.Channel == channel {
+			return e
+		}
+		if e.Event == "pusher:error" || e.Event == "pusher:subscription_error" {
+			c.t.Fatalf("subscribe %s: %s %s", channel, e.Event, e.Data)
+		}
+	}
+}
+
+// REST is a signed HTTP client for the REST API.
+type REST struct {
+	Addr            string
+	ID, Key, Secret string
+}
+
+// NewREST returns a REST client for the server's default app.
+func (s *Server) REST() *REST {
+	return &REST{Addr: s.Addr, ID: s.App.ID, Key: s.App.Key, Secret: s.App.Secret}
+}
+
+// Do sends a signed request and returns the status and body.
+func (r *REST) Do(t testing.TB, method, path, query string, body any) (int, string) {
+	t.Helper()
+	var b []byte
+	if body != nil {
+		var err error
+		if s, ok := body.(string); ok {
+			b = []byte(s)
+		} else if b, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, err := parseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = signature.SignRequest(r.Key, r.Secret, method, path, q, b, time.Now())
+	req, err := http.NewRequest(method, "http://"+r.Addr+path+"?"+q.Encode(), bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(out))
+}
+
+// Trigger publishes an event and fails unless the answer is 200.
+func (r *REST) Trigger(t testing.TB, channels []string, event, data string) string {
+	t.Helper()
+	st, body := r.Do(t, "POST", "/apps/"+r.ID+"/events", "", map[string]any{"name": event, "channels": channels, "data": data})
+	if st != 200 {
+		t.Fatalf("trigger: %d %s", st, body)
+	}
+	return body
+}
+
+// WaitFor polls f until it returns nil or fails the test after timeout.
+func WaitFor(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WaitClosedAfter closes the client's side and waits for its reader to stop.
+func (c *Client) WaitClosedAfter(t testing.TB) error {
+	t.Helper()
+	_ = c.conn.Close()
+	<-c.closed
+	return c.CloseErr
+}
+
+// closeErr returns why the read loop ended, or nil while it runs.
+func (c *Client) closeErr() error {
+	select {
+	case <-c.closed:
+		return c.CloseErr
+	default:
+		return nil
+	}
+}

@@ -1,0 +1,347 @@
+package restapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/hub"
+	"github.com/pixiu-io/pixiu/internal/protocol"
+	"github.com/pixiu-io/pixiu/internal/signature"
+)
+
+// Options configure the API. Zero values mean the documented default.
+type Options struct {
+	Hub  *hub.Hub       // required
+	Apps *apps.Registry // required
+	Log  *slog.Logger
+
+	MaxEventBytes      int           // data limit, default 10 KiB → 413
+	MaxChannelsPerPub  int           // default 100
+	MaxBatchEvents     int           // default 10
+	MaxEventNameLen    int           // default 200
+	MaxChannelNameLen  int           // default 200
+	MaxBodyBytes       int64         // default 1 MiB → 413
+	MaxTimestampSkew   time.Duration // default 600 s
+	Now                func() time.Time
+	// Admit, if set, is asked before each publish (quotas); an *Error it
+	// returns is sent to the client.
+	Admit func(ctx context.Context, app *apps.App, messages int) error
+}
+
+// API is the REST API handler.
+type API struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New returns the API; mount it at the server root (it matches /apps/…).
+func New(opts Options) *API {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&opts.MaxEventBytes, 10<<10)
+	def(&opts.MaxChannelsPerPub, 100)
+	def(&opts.MaxBatchEvents, 10)
+	def(&opts.MaxEventNameLen, 200)
+	def(&opts.MaxChannelNameLen, 200)
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxTimestampSkew <= 0 {
+		opts.MaxTimestampSkew = 600 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	a := &API{opts: opts, log: opts.Log.With("component", "restapi"), mux: http.NewServeMux()}
+	a.handle("POST /apps/{app_id}/events", a.events)
+	a.handle("POST /apps/{app_id}/batch_events", a.batchEvents)
+	a.handle("GET /apps/{app_id}/channels", a.channels)
+	a.handle("GET /apps/{app_id}/channels/{channel_name}", a.channel)
+	a.handle("GET /apps/{app_id}/channels/{channel_name}/users", a.users)
+	a.handle("POST /apps/{app_id}/users/{user_id}/terminate_connections", a.terminate)
+	a.mux.HandleFunc("/apps/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, a.log, errorf(http.StatusNotFound, "Not found: "+r.Method+" "+r.URL.Path))
+	})
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+type ctxKey struct{}
+
+type request struct {
+	app  *apps.App
+	body []byte
+}
+
+func reqOf(r *http.Request) *request { return r.Context().Value(ctxKey{}).(*request) }
+
+// handle registers h behind authentication (protocol.md §6.2).
+func (a *API) handle(pattern string, h handlerFunc) {
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		req, err := a.authenticate(r)
+		if err == nil {
+			err = h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
+		}
+		if err != nil {
+			writeError(w, a.log, err)
+		}
+	})
+}
+
+func (a *API) authenticate(r *http.Request) (*request, error) {
+	app, err := a.opts.Apps.ByID(r.PathValue("app_id"))
+	if err != nil {
+		return nil, errorf(http.StatusNotFound, "Unknown app id: "+r.PathValue("app_id"))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, a.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "Request body too large")
+		}
+		return nil, errorf(http.StatusBadRequest, "Could not read request body")
+	}
+	q := r.URL.Query()
+	now := a.opts.Now()
+	err = signature.VerifyRequest(app.Key, app.Secret, r.Method, r.URL.EscapedPath(), q, body, now, a.opts.MaxTimestampSkew)
+	if errors.Is(err, signature.ErrBadSignature) && r.URL.RawPath != "" {
+		err = signature.VerifyRequest(app.Key, app.Secret, r.Method, r.URL.Path, q, body, now, a.opts.MaxTimestampSkew)
+	}
+	if err != nil {
+		return nil, errorf(http.StatusUnauthorized, err.Error())
+	}
+	if !app.Enabled {
+		return nil, errorf(http.StatusForbidden, "Application disabled")
+	}
+	return &request{app: app, body: body}, nil
+}
+
+// event is one event of a publish or batch (protocol.md §6.3, §6.4).
+type event struct {
+	Name     string          `json:"name"`
+	Data     json.RawMessage `json:"data"`
+	Channels []string        `json:"channels"`
+	Channel  string          `json:"channel"`
+	SocketID string          `json:"socket_id"`
+	Info     string          `json:"info"`
+}
+
+// validate checks an event and returns its channels and data string.
+func (a *API) validate(e *event) ([]string, string, error) {
+	if e.Name == "" {
+		return nil, "", errorf(http.StatusBadRequest, "Missing event name")
+	}
+	if len(e.Name) > a.opts.MaxEventNameLen {
+		return nil, "", errorf(http.StatusBadRequest, "Event name too long: the limit is 200 characters")
+	}
+	if protocol.ReservedEventName(e.Name) {
+		return nil, "", errorf(http.StatusBadRequest, "Event name "+e.Name+" is reserved: pusher: and pusher_internal: events cannot be published")
+	}
+	if len(e.Data) == 0 {
+		return nil, "", errorf(http.StatusBadRequest, "Missing event data")
+	}
+	data := protocol.DataString(e.Data)
+	if len(data) > a.opts.MaxEventBytes {
+		return nil, "", errorf(http.StatusRequestEntityTooLarge, "Payload Too Large: event data is larger than 10KB")
+	}
+	channels := e.Channels
+	if e.Channel != "" {
+		channels = append(channels, e.Channel)
+	}
+	switch {
+	case len(channels) == 0:
+		return nil, "", errorf(http.StatusBadRequest, "Missing channels: give \"channels\" (1–100 names) or \"channel\"")
+	case len(channels) > a.opts.MaxChannelsPerPub:
+		return nil, "", errorf(http.StatusBadRequest, "Too many channels: the limit is 100 per event")
+	}
+	for _, c := range channels {
+		if !protocol.ValidChannelName(c, a.opts.MaxChannelNameLen) {
+			return nil, "", errorf(http.StatusBadRequest, "Invalid channel name '"+c+"'")
+		}
+		if len(channels) > 1 && protocol.ParseChannel(c).Kind == protocol.Encrypted {
+			return nil, "", errorf(http.StatusBadRequest, "Cannot publish to several channels when one is encrypted ("+c+")")
+		}
+	}
+	if e.SocketID != "" && !protocol.ValidSocketID(e.SocketID) {
+		return nil, "", errorf(http.StatusBadRequest, "Invalid socket_id '"+e.SocketID+"'")
+	}
+	return dedupe(channels), data, nil
+}
+
+func dedupe(list []string) []string {
+	if len(list) < 2 {
+		return list
+	}
+	seen := make(map[string]bool, len(list))
+	out := list[:0:0]
+	for _, c := range list {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request) error {
+	req := reqOf(r)
+	var e event
+	if err := json.Unmarshal(req.body, &e); err != nil {
+		return errorf(http.StatusBadRequest, "Invalid JSON body: "+err.Error())
+	}
+	channels, data, err := a.validate(&e)
+	if err != nil {
+		return err
+	}
+	messages := 1
+	if e.Info != "" {
+		messages = 2 // protocol.md §6.3: a publish with info counts twice
+	}
+	if a.opts.Admit != nil {
+		if err := a.opts.Admit(r.Context(), req.app, messages); err != nil {
+			return err
+		}
+	}
+	if err := a.opts.Hub.Publish(r.Context(), req.app.ID, channels, e.Name, data, e.SocketID); err != nil {
+		return errorf(http.StatusServiceUnavailable, "Publish failed: the cluster engine is unavailable")
+	}
+	if e.Info == "" {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return nil
+	}
+	infos := make(map[string]map[string]int, len(channels))
+	for _, c := range channels {
+		info, err := a.infoFor(r.Context(), req.app, c, e.Info)
+		if err != nil {
+			return err
+		}
+		infos[c] = info
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": infos})
+	return nil
+}
+
+// infoFor returns the requested attributes of a channel for publish
+// responses: user_count on presence, subscription_count elsewhere when the
+// app enabled it.
+func (a *API) infoFor(ctx context.Context, app *apps.App, name, attrs string) (map[string]int, error) {
+	out := map[string]int{}
+	ci, err := a.opts.Hub.Channel(ctx, app.ID, name)
+	if err != nil {
+		return nil, errorf(http.StatusServiceUnavailable, "Channel information unavailable")
+	}
+	presence := protocol.ParseChannel(name).Kind == protocol.Presence
+	for _, at := range strings.Split(attrs, ",") {
+		switch strings.TrimSpace(at) {
+		case "user_count":
+			if presence {
+				out["user_count"] = ci.UserCount
+			}
+		case "subscription_count":
+			if !presence && app.SubscriptionCount {
+				out["subscription_count"] = ci.SubscriptionCount
+			}
+		}
+	}
+	return out, nil
+}
+
+func (a *API) batchEvents(w http.ResponseWriter, r *http.Request) error {
+	req := reqOf(r)
+	var body struct {
+		Batch []event `json:"batch"`
+	}
+	if err := json.Unmarshal(req.body, &body); err != nil {
+		return errorf(http.StatusBadRequest, "Invalid JSON body: "+err.Error())
+	}
+	if len(body.Batch) == 0 {
+		return errorf(http.StatusBadRequest, "Missing batch: give {\"batch\": [events]}")
+	}
+	if len(body.Batch) > a.opts.MaxBatchEvents {
+		return errorf(http.StatusBadRequest, "Batch too large: the limit is 10 events")
+	}
+	type item struct {
+		channels []string
+		data     string
+	}
+	items := make([]item, len(body.Batch))
+	messages, withInfo := 0, false
+	for i := range body.Batch {
+		e := &body.Batch[i]
+		if len(e.Channels) > 0 && e.Channel == "" && len(e.Channels) == 1 {
+			e.Channel, e.Channels = e.Channels[0], nil
+		}
+		if e.Channel == "" || len(e.Channels) > 0 {
+			return errorf(http.StatusBadRequest, "Batch event "+itoa(i)+": give exactly one \"channel\"")
+		}
+		chs, data, err := a.validate(e)
+		if err != nil {
+			var ae *Error
+			errors.As(err, &ae)
+			return errorf(ae.Status, "Batch event "+itoa(i)+": "+ae.Message)
+		}
+		items[i] = item{chs, data}
+		messages++
+		if e.Info != "" {
+			messages++
+			withInfo = true
+		}
+	}
+	if a.opts.Admit != nil {
+		if err := a.opts.Admit(r.Context(), req.app, messages); err != nil {
+			return err
+		}
+	}
+	for i, e := range body.Batch {
+		if err := a.opts.Hub.Publish(r.Context(), req.app.ID, items[i].channels, e.Name, items[i].data, e.SocketID); err != nil {
+			return errorf(http.StatusServiceUnavailable, "Publish failed: the cluster engine is unavailable")
+		}
+	}
+	if !withInfo {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return nil
+	}
+	out := make([]map[string]int, len(body.Batch))
+	for i, e := range body.Batch {
+		out[i] = map[string]int{}
+		if e.Info != "" {
+			info, err := a.infoFor(r.Context(), req.app, e.Channel, e.Info)
+			if err != nil {
+				return err
+			}
+			out[i] = info
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"batch": out})
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func attrs(q url.Values) []string {
+	var out []string
+	for _, a := range strings.Split(q.Get("info"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}

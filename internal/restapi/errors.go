@@ -1,0 +1,43 @@
+package restapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+)
+
+// Error is an API error with the status code and message a client sees.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(status int, msg string) *Error { return &Error{Status: status, Message: msg} }
+
+// handlerFunc is an HTTP handler that returns its error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// writeError maps err to the wire: *Error as is, anything else as a 500 with
+// an id that is also logged (internal text never reaches a client).
+func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
+	var ae *Error
+	if !errors.As(err, &ae) {
+		var id [6]byte
+		_, _ = rand.Read(id[:])
+		ref := hex.EncodeToString(id[:])
+		log.Error("internal error", "err", err, "error_id", ref)
+		ae = &Error{Status: http.StatusInternalServerError, Message: "internal server error (error id " + ref + ")"}
+	}
+	writeJSON(w, ae.Status, map[string]string{"error": ae.Message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

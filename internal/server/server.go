@@ -1,0 +1,171 @@
+// Package server is the composition root: it turns a config.Config into the
+// running parts (apps registry, cluster engine, hub, WebSocket transport,
+// REST API, pages) and owns the listener and the graceful shutdown. It is the
+// only package that imports all the others.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/cluster"
+	"github.com/pixiu-io/pixiu/internal/cluster/memory"
+	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/hub"
+	"github.com/pixiu-io/pixiu/internal/restapi"
+	"github.com/pixiu-io/pixiu/internal/wsconn"
+)
+
+// Server is a running Pixiu node.
+type Server struct {
+	cfg       config.Config
+	log       *slog.Logger
+	apps      *apps.Registry
+	hub       *hub.Hub
+	transport *wsconn.Transport
+	http      *http.Server
+	ln        net.Listener
+	closeOnce sync.Once
+}
+
+// New builds every part from cfg and listens on cfg.Addr(). Call Run to serve.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log}
+	s.apps = apps.NewRegistry(appsFromConfig(cfg.Apps))
+	h, err := hub.New(hub.Options{CacheTTL: cfg.Limits.CacheTTL.D()},
+		func(deliver cluster.Handler) (cluster.Engine, error) { return memory.New(deliver), nil })
+	if err != nil {
+		return nil, err
+	}
+	s.hub = h
+	s.transport, err = wsconn.New(wsconn.Options{
+		Hub: h, Apps: s.apps, Log: log,
+		ActivityTimeout:   cfg.ActivityTimeout.D(),
+		PongTimeout:       cfg.PongTimeout.D(),
+		MaxMessageBytes:   cfg.Limits.MaxMessageBytes,
+		MaxPendingBytes:   cfg.Limits.MaxPendingBytes,
+		MaxEventBytes:     cfg.Limits.MaxEventBytes,
+		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
+	})
+	if err != nil {
+		return nil, err
+	}
+	api := restapi.New(restapi.Options{
+		Hub: h, Apps: s.apps, Log: log,
+		MaxEventBytes:     cfg.Limits.MaxEventBytes,
+		MaxChannelsPerPub: cfg.Limits.MaxChannelsPerPub,
+		MaxBatchEvents:    cfg.Limits.MaxBatchEvents,
+		MaxEventNameLen:   cfg.Limits.MaxEventNameLen,
+		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
+	})
+	s.http = &http.Server{
+		Handler:           s.routes(api),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	s.ln, err = net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		_ = s.transport.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return s, nil
+}
+
+func appsFromConfig(list []config.App) []*apps.App {
+	out := make([]*apps.App, 0, len(list))
+	for _, a := range list {
+		out = append(out, &apps.App{
+			ID: a.ID, Key: a.Key, Secret: a.Secret, Name: a.Name,
+			Enabled: *a.Enabled, ClientEvents: a.ClientEvents, UserAuth: a.UserAuth,
+			SubscriptionCount: a.SubscriptionCount, MaxConnections: a.MaxConnections,
+			MaxPresenceMembers: a.MaxPresenceMembers, MaxClientEventsPerSecond: a.MaxClientEventsPS,
+			DailyMessageQuota: a.DailyMessageQuota, ReadOnly: true,
+		})
+	}
+	return out
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Apps returns the app registry.
+func (s *Server) Apps() *apps.Registry { return s.apps }
+
+func (s *Server) routes(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /app/{key}", s.transport)
+	mux.Handle("/apps/", api)
+	mux.HandleFunc("GET /ready", s.ready)
+	mux.HandleFunc("GET /health", s.ready)
+	mux.HandleFunc("GET /{$}", s.home)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A WebSocket upgrade on any path but /app/{key} is answered with 4005
+		// after the upgrade (protocol.md §1.2).
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && !isAppPath(r.URL.Path) {
+			s.transport.RejectPath(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func isAppPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/app/")
+	return ok && rest != "" && !strings.Contains(rest, "/")
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if err := s.hub.Engine().Ready(); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"ok":true,"connections":%d}`+"\n", s.transport.ConnectionCount())
+}
+
+// Run serves until ctx is cancelled, then shuts down in order: stop accepting,
+// close sockets with 4200 over the drain window, stop the loops and engine.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	s.log.Info("listening", "addr", s.ln.Addr().String())
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(sctx)
+	s.transport.Shutdown(sctx, 0)
+	s.Close()
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops everything at once; it is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		_ = s.http.Close()
+		_ = s.transport.Close()
+		_ = s.hub.Engine().Close()
+	})
+}

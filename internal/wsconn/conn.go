@@ -1,0 +1,355 @@
+package wsconn
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/hub"
+	"github.com/pixiu-io/pixiu/internal/protocol"
+)
+
+var _ hub.Client = (*conn)(nil)
+
+// conn is one Pusher connection.
+type conn struct {
+	t        *Transport
+	app      *apps.App
+	socketID string
+	gc       gnet.Conn // set in OnOpen; loop-owned
+	loop     *loop
+
+	lastSeen atomic.Int64 // unix nanos of the last inbound traffic
+	pingedAt atomic.Int64 // unix nanos of the server's unanswered ping, 0 if none
+
+	mu      sync.Mutex      // guards out, queued, closing, closed
+	out     []byte          // encoded frames waiting for the loop
+	queued  bool            // in loop.dirty
+	closing *protocol.Error // close requested
+	closed  bool            // socket closed; Send is a no-op
+
+	// Loop-owned.
+	early        []byte            // bytes pipelined behind the handshake
+	pendingEarly bool              // early must be parsed on the first flush
+	frag         []byte            // fragmented message being assembled
+	discard      int               // payload bytes of an oversized frame still to skip
+	subs         map[string]string // channel → presence user id ("" otherwise)
+	userID       string            // signed-in user
+	userInfo     []byte
+	watchlist    []string
+	rateWindow   int64 // unix second of the client-event window
+	rateCount    int
+	reason       string // why the server closed it
+}
+
+// SocketID implements hub.Client.
+func (c *conn) SocketID() string { return c.socketID }
+
+func (c *conn) touch() {
+	c.lastSeen.Store(time.Now().UnixNano())
+	c.pingedAt.Store(0)
+}
+
+// Send implements hub.Client: it appends a text frame and schedules a flush.
+func (c *conn) Send(frame []byte) {
+	c.mu.Lock()
+	if c.closed || c.closing != nil {
+		c.mu.Unlock()
+		return
+	}
+	if frame != nil {
+		if len(c.out)+len(frame) > c.t.opts.MaxPendingBytes {
+			c.closing = protocol.ErrSlowConsumer
+		} else {
+			if c.out == nil {
+				c.out = getBuf()
+			}
+			c.out = appendHeader(c.out, opText, len(frame))
+			c.out = append(c.out, frame...)
+		}
+	}
+	sched := !c.queued
+	c.queued = true
+	c.mu.Unlock()
+	if sched {
+		c.loop.enqueue(c)
+	}
+}
+
+// sendControl queues a control frame (ping/pong) in order with other frames.
+func (c *conn) sendControl(op byte, payload []byte) {
+	c.mu.Lock()
+	if c.closed || c.closing != nil {
+		c.mu.Unlock()
+		return
+	}
+	if c.out == nil {
+		c.out = getBuf()
+	}
+	c.out = appendFrame(c.out, op, payload)
+	sched := !c.queued
+	c.queued = true
+	c.mu.Unlock()
+	if sched {
+		c.loop.enqueue(c)
+	}
+}
+
+// ping sends the JSON pusher:ping and a WebSocket ping frame: Java and Swift
+// answer only frames (protocol.md §3.2).
+func (c *conn) ping() {
+	c.Send(protocol.AppendEvent(nil, protocol.EventPing, "", "{}", ""))
+	c.sendControl(opPing, nil)
+}
+
+// Close implements hub.Client.
+func (c *conn) Close(e *protocol.Error) {
+	c.mu.Lock()
+	if c.closed || c.closing != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = e
+	sched := !c.queued
+	c.queued = true
+	c.mu.Unlock()
+	if sched {
+		c.loop.enqueue(c)
+	}
+}
+
+// flush writes the pending frames; it runs on the loop.
+func (c *conn) flush() {
+	c.mu.Lock()
+	buf, closing, closed := c.out, c.closing, c.closed
+	c.out, c.queued = nil, false
+	c.mu.Unlock()
+	if closed {
+		putBuf(buf)
+		return
+	}
+	if c.pendingEarly {
+		c.pendingEarly = false
+		if act := c.parse(c.early, false); act == gnet.Close {
+			closing = c.closing
+		}
+	}
+	if len(buf) > 0 {
+		_, _ = c.gc.Write(buf)
+	}
+	putBuf(buf)
+	if closing == nil && c.gc.OutboundBuffered() > c.t.opts.MaxPendingBytes {
+		closing = protocol.ErrSlowConsumer
+	}
+	if closing != nil {
+		c.closeNow(closing)
+	}
+}
+
+// closeNow writes pusher:error and the close frame, then closes. Loop only.
+func (c *conn) closeNow(e *protocol.Error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.reason = e.Error()
+	b := appendFrame(getBuf(), opText, protocol.AppendError(nil, e))
+	b = appendClose(b, e.Code, e.Message)
+	_, _ = c.gc.Write(b)
+	putBuf(b)
+	_ = c.gc.Close()
+}
+
+// markClosed is called from OnClose; it returns the server's close reason.
+func (c *conn) markClosed() string {
+	c.mu.Lock()
+	c.closed = true
+	putBuf(c.out)
+	c.out = nil
+	c.mu.Unlock()
+	return c.reason
+}
+
+// cleanup leaves every channel and signs out. Runs on the loop from OnClose.
+func (c *conn) cleanup(reason string) {
+	h := c.t.opts.Hub
+	ctx := context.Background()
+	for name, userID := range c.subs {
+		h.Unsubscribe(ctx, c.app, c, name, userID)
+	}
+	c.subs = nil
+	if c.userID != "" {
+		h.SignOut(c.app.ID, c, c.userID, c.watchlist)
+	}
+	h.Disconnect(c.app, c, reason)
+}
+
+// readFrames handles the inbound buffer. Loop only.
+func (c *conn) readFrames() gnet.Action {
+	buf, _ := c.gc.Peek(-1)
+	if len(c.early) > 0 && !c.pendingEarly {
+		buf = append(c.early, buf...)
+		c.early = nil
+		return c.parse(buf, true)
+	}
+	n := 0
+	act := c.parseCount(buf, &n)
+	if n > 0 { // Discard(0) would drop everything
+		_, _ = c.gc.Discard(n)
+	}
+	return act
+}
+
+// parse handles frames in b that did not come from the gnet buffer; leftover
+// partial bytes are kept in c.early. fromBuf says whether b includes the gnet
+// buffer (which is then discarded whole).
+func (c *conn) parse(b []byte, fromBuf bool) gnet.Action {
+	n := 0
+	act := c.parseCount(b, &n)
+	if fromBuf {
+		_, _ = c.gc.Discard(-1) // all of it: b holds a copy
+	}
+	if n < len(b) {
+		c.early = append([]byte(nil), b[n:]...)
+	} else {
+		c.early = nil
+	}
+	return act
+}
+
+// parseCount handles complete frames in b, adding the bytes consumed to *n.
+func (c *conn) parseCount(b []byte, n *int) gnet.Action {
+	for {
+		if c.discard > 0 {
+			k := min(c.discard, len(b))
+			c.discard -= k
+			b = b[k:]
+			*n += k
+			if c.discard > 0 {
+				return gnet.None
+			}
+		}
+		if len(b) < 2 {
+			return gnet.None
+		}
+		r := byteReader{b: b}
+		h, err := ws.ReadHeader(&r)
+		if err != nil {
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
+				return gnet.None
+			}
+			return c.protocolError(1002, "bad frame header")
+		}
+		hl := r.i
+		if !h.Masked {
+			return c.protocolError(1002, "client frames must be masked")
+		}
+		if h.Length > int64(c.t.opts.MaxMessageBytes) || int64(len(c.frag))+h.Length > int64(c.t.opts.MaxMessageBytes) {
+			if h.OpCode.IsControl() {
+				return c.protocolError(1002, "control frame too long")
+			}
+			c.frag = nil
+			c.discard = int(h.Length)
+			b = b[hl:]
+			*n += hl
+			c.sendError(&protocol.Error{Message: "Message too large: the limit is " + itoa(c.t.opts.MaxMessageBytes) + " bytes"})
+			continue
+		}
+		total := hl + int(h.Length)
+		if len(b) < total {
+			return gnet.None
+		}
+		payload := b[hl:total]
+		ws.Cipher(payload, h.Mask, 0)
+		b = b[total:]
+		*n += total
+		if act := c.handleFrame(h, payload); act != gnet.None {
+			return act
+		}
+	}
+}
+
+func (c *conn) handleFrame(h ws.Header, p []byte) gnet.Action {
+	switch h.OpCode {
+	case ws.OpPing:
+		c.sendControl(opPong, p)
+	case ws.OpPong:
+	case ws.OpClose:
+		code := 1000
+		if len(p) >= 2 {
+			code = int(p[0])<<8 | int(p[1])
+		}
+		c.reason = "client closed (" + itoa(code) + ")"
+		c.flush()
+		b := appendClose(nil, 1000, "")
+		_, _ = c.gc.Write(b)
+		return gnet.Close
+	case ws.OpText, ws.OpBinary, ws.OpContinuation:
+		if h.OpCode == ws.OpBinary {
+			c.sendError(&protocol.Error{Message: "Binary frames are not supported"})
+			return gnet.None
+		}
+		if !h.Fin {
+			c.frag = append(c.frag, p...)
+			return gnet.None
+		}
+		if len(c.frag) > 0 {
+			c.frag = append(c.frag, p...)
+			p, c.frag = c.frag, nil
+		}
+		c.handleMessage(p)
+	default:
+		c.t.log.Warn("unknown opcode", "op", h.OpCode, "len", h.Length, "fin", h.Fin)
+		return c.protocolError(1002, "unknown opcode")
+	}
+	return gnet.None
+}
+
+// protocolError closes the connection for a WebSocket-level violation.
+func (c *conn) protocolError(code int, reason string) gnet.Action {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.reason = reason
+	_, _ = c.gc.Write(appendClose(nil, code, reason))
+	return gnet.Close
+}
+
+func (c *conn) sendError(e *protocol.Error) {
+	c.Send(protocol.AppendError(nil, e))
+}
+
+// byteReader is an io.Reader over b that counts what was read.
+type byteReader struct {
+	b []byte
+	i int
+}
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if b == nil || cap(b) > 64<<10 {
+		return
+	}
+	bufPool.Put(&b)
+}

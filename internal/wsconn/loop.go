@@ -1,0 +1,60 @@
+package wsconn
+
+import (
+	"context"
+	"sync"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// loop batches writes for the connections of one gnet event loop: Send marks
+// a connection dirty and schedules at most one flush task per loop pass; the
+// task writes each dirty connection once, however many frames it gathered.
+type loop struct {
+	el    gnet.EventLoop
+	flush gnet.RunnableFunc
+
+	mu        sync.Mutex
+	dirty     []*conn // guarded by mu
+	scheduled bool    // guarded by mu
+
+	spare []*conn // loop-owned: the previous dirty slice, reused
+}
+
+func newLoop(el gnet.EventLoop) *loop {
+	l := &loop{el: el}
+	l.flush = l.run
+	return l
+}
+
+// enqueue marks c dirty. Called by any goroutine, with c.mu not held.
+func (l *loop) enqueue(c *conn) {
+	l.mu.Lock()
+	l.dirty = append(l.dirty, c)
+	sched := !l.scheduled
+	l.scheduled = true
+	l.mu.Unlock()
+	if sched {
+		if err := l.el.Execute(context.Background(), l.flush); err != nil {
+			// The loop is shutting down; connections are closed with it.
+			l.mu.Lock()
+			l.scheduled = false
+			l.mu.Unlock()
+		}
+	}
+}
+
+// run flushes every dirty connection. Runs on the loop.
+func (l *loop) run(context.Context) error {
+	l.mu.Lock()
+	list := l.dirty
+	l.dirty = l.spare
+	l.scheduled = false
+	l.mu.Unlock()
+	for i, c := range list {
+		c.flush()
+		list[i] = nil
+	}
+	l.spare = list[:0]
+	return nil
+}

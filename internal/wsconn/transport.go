@@ -1,0 +1,349 @@
+package wsconn
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/hub"
+	"github.com/pixiu-io/pixiu/internal/protocol"
+)
+
+// Options configure a Transport. Zero values mean the documented default.
+type Options struct {
+	Hub  *hub.Hub       // required
+	Apps *apps.Registry // required
+	Log  *slog.Logger   // default: discard
+
+	ActivityTimeout   time.Duration // default 120s (protocol.md §3.1)
+	PongTimeout       time.Duration // default 30s
+	MaxMessageBytes   int           // largest client message, default 64 KiB
+	MaxPendingBytes   int           // outbound bound per socket before 4100, default 1 MiB
+	MaxEventBytes     int           // client event data limit, default 10 KiB
+	MaxChannelNameLen int           // default 200
+	EventLoops        int           // default GOMAXPROCS
+}
+
+// Transport accepts WebSocket connections and runs them on gnet event loops.
+type Transport struct {
+	gnet.BuiltinEventEngine
+	opts   Options
+	log    *slog.Logger
+	client *gnet.Client
+
+	loops sync.Map // gnet.EventLoop → *loop
+
+	regMu sync.Mutex
+	conns map[*conn]struct{} // all open conns; guarded by regMu
+
+	draining atomic.Bool
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// New starts the event loops. Call Close to stop them.
+func New(opts Options) (*Transport, error) {
+	if opts.Hub == nil || opts.Apps == nil {
+		return nil, errors.New("wsconn: Hub and Apps are required")
+	}
+	setDefault(&opts.ActivityTimeout, 120*time.Second)
+	setDefault(&opts.PongTimeout, 30*time.Second)
+	setDefaultInt(&opts.MaxMessageBytes, 64<<10)
+	setDefaultInt(&opts.MaxPendingBytes, 1<<20)
+	setDefaultInt(&opts.MaxEventBytes, 10<<10)
+	setDefaultInt(&opts.MaxChannelNameLen, 200)
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	t := &Transport{opts: opts, log: opts.Log.With("component", "wsconn"),
+		conns: make(map[*conn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	gopts := []gnet.Option{gnet.WithMulticore(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{opts.Log.With("component", "gnet")}), gnet.WithReadBufferCap(64 << 10)}
+	if opts.EventLoops > 0 {
+		gopts = append(gopts, gnet.WithNumEventLoop(opts.EventLoops))
+	}
+	cli, err := gnet.NewClient(t, gopts...)
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: %w", err)
+	}
+	if err := cli.Start(); err != nil {
+		return nil, fmt.Errorf("wsconn: start event loops: %w", err)
+	}
+	t.client = cli
+	go t.sweep()
+	return t, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+func setDefaultInt(d *int, v int) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+var upgrader = ws.HTTPUpgrader{
+	Protocol: func(p string) bool { return strings.HasPrefix(p, "pusher-channels-protocol-") },
+}
+
+// ServeHTTP upgrades GET /app/{key} and hands the socket to an event loop.
+// The upgrade always completes; errors are then sent as pusher:error and a
+// close code (protocol.md §1.2).
+func (t *Transport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isUpgrade(r) {
+		http.Error(w, "this endpoint speaks the Pusher protocol over WebSocket", http.StatusUpgradeRequired)
+		return
+	}
+	nc, rw, _, err := upgrader.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		return
+	}
+	if t.draining.Load() {
+		reject(nc, protocol.ErrShutdown)
+		return
+	}
+	app, perr := t.admit(r)
+	if perr != nil {
+		reject(nc, perr)
+		return
+	}
+	c := &conn{t: t, app: app, socketID: newSocketID()}
+	if perr := t.opts.Hub.Connect(app, c); perr != nil {
+		reject(nc, perr)
+		return
+	}
+	if n := rw.Reader.Buffered(); n > 0 { // frames pipelined behind the handshake
+		c.early, _ = rw.Reader.Peek(n)
+		c.early = append([]byte(nil), c.early...)
+	}
+	if _, err := t.client.EnrollContext(nc, c); err != nil {
+		t.opts.Hub.Disconnect(app, c, "enroll failed")
+		t.log.Warn("enroll connection", "err", err)
+		_ = nc.Close()
+	}
+}
+
+// RejectPath answers a WebSocket upgrade on an unknown path with 4005.
+func (t *Transport) RejectPath(w http.ResponseWriter, r *http.Request) {
+	nc, _, _, err := upgrader.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		return
+	}
+	reject(nc, protocol.ErrPathNotFound)
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// admit checks the app key and protocol version (protocol.md §1.1).
+func (t *Transport) admit(r *http.Request) (*apps.App, *protocol.Error) {
+	q := r.URL.Query()
+	p := q.Get("protocol")
+	if p == "" {
+		return nil, protocol.ErrNoProtocol
+	}
+	v, err := strconv.Atoi(p)
+	if err != nil {
+		return nil, protocol.ErrInvalidVersion
+	}
+	if v < 4 || v > 7 {
+		return nil, protocol.ErrUnsupportedVersion
+	}
+	app, err := t.opts.Apps.ByKey(r.PathValue("key"))
+	if err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeAppNotFound,
+			Message: "App key " + r.PathValue("key") + " not in this cluster. Did you forget to specify the cluster?"}
+	}
+	if !app.Enabled {
+		return nil, protocol.ErrAppDisabled
+	}
+	return app, nil
+}
+
+// reject writes pusher:error and a close frame with the same code, then closes.
+func reject(nc net.Conn, e *protocol.Error) {
+	b := appendFrame(nil, opText, protocol.AppendError(nil, e))
+	b = appendClose(b, e.Code, e.Message)
+	_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	_, _ = nc.Write(b)
+	_ = nc.Close()
+}
+
+// newSocketID returns an unguessable id matching ^\d+\.\d+$.
+func newSocketID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	hi := binary.LittleEndian.Uint32(b[:4]) % 1_000_000_000
+	lo := binary.LittleEndian.Uint32(b[4:])
+	buf := make([]byte, 0, 21)
+	buf = strconv.AppendUint(buf, uint64(hi), 10)
+	buf = append(buf, '.')
+	buf = strconv.AppendUint(buf, uint64(lo), 10)
+	return string(buf)
+}
+
+// OnOpen runs on the loop when a socket is enrolled: it sends
+// connection_established and processes frames that arrived with the handshake.
+func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	c := gc.Context().(*conn)
+	c.gc = gc
+	c.loop = t.loopFor(gc.EventLoop())
+	c.touch()
+	t.regMu.Lock()
+	t.conns[c] = struct{}{}
+	t.regMu.Unlock()
+	data := protocol.ConnectionEstablishedData(c.socketID, int(t.opts.ActivityTimeout/time.Second))
+	out := appendFrame(nil, opText, protocol.AppendEvent(nil, protocol.EventConnectionEstablished, "", data, ""))
+	if len(c.early) > 0 {
+		c.pendingEarly = true
+		c.Send(nil) // schedule a pass that parses the early bytes
+	}
+	return out, gnet.None
+}
+
+// OnTraffic parses and handles every complete frame in the inbound buffer.
+func (t *Transport) OnTraffic(gc gnet.Conn) gnet.Action {
+	c := gc.Context().(*conn)
+	c.touch()
+	return c.readFrames()
+}
+
+// OnClose releases the connection's subscriptions and registration.
+func (t *Transport) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	reason := c.markClosed()
+	if reason == "" {
+		reason = "client closed"
+		if err != nil {
+			reason = err.Error()
+		}
+	}
+	c.cleanup(reason)
+	t.regMu.Lock()
+	delete(t.conns, c)
+	t.regMu.Unlock()
+	return gnet.None
+}
+
+func (t *Transport) loopFor(el gnet.EventLoop) *loop {
+	if l, ok := t.loops.Load(el); ok {
+		return l.(*loop)
+	}
+	l, _ := t.loops.LoadOrStore(el, newLoop(el))
+	return l.(*loop)
+}
+
+// ConnectionCount returns the number of open sockets on this node.
+func (t *Transport) ConnectionCount() int {
+	t.regMu.Lock()
+	defer t.regMu.Unlock()
+	return len(t.conns)
+}
+
+// sweep pings idle connections and closes those that stay silent
+// (protocol.md §3.2): after ActivityTimeout of silence a JSON pusher:ping and
+// a WebSocket ping frame; after PongTimeout more, close with 4201.
+func (t *Transport) sweep() {
+	defer close(t.done)
+	period := min(t.opts.ActivityTimeout/4, time.Second)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	var batch []*conn
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+		}
+		now := time.Now().UnixNano()
+		idle := int64(t.opts.ActivityTimeout)
+		pong := int64(t.opts.PongTimeout)
+		batch = batch[:0]
+		t.regMu.Lock()
+		for c := range t.conns {
+			batch = append(batch, c)
+		}
+		t.regMu.Unlock()
+		for _, c := range batch {
+			seen := c.lastSeen.Load()
+			pinged := c.pingedAt.Load()
+			switch {
+			case pinged != 0 && now-pinged > pong:
+				c.Close(protocol.ErrPongTimeout)
+			case pinged == 0 && now-seen > idle:
+				c.pingedAt.Store(now)
+				c.ping()
+			}
+		}
+	}
+}
+
+// Shutdown stops accepting, then closes every socket with 4200 spread evenly
+// over window so clients reconnect to other nodes without a thundering herd.
+func (t *Transport) Shutdown(ctx context.Context, window time.Duration) {
+	t.draining.Store(true)
+	t.regMu.Lock()
+	list := make([]*conn, 0, len(t.conns))
+	for c := range t.conns {
+		list = append(list, c)
+	}
+	t.regMu.Unlock()
+	step := time.Duration(0)
+	if len(list) > 0 {
+		step = window / time.Duration(len(list))
+	}
+	for _, c := range list {
+		c.Close(protocol.ErrShutdown)
+		if step > 0 {
+			select {
+			case <-ctx.Done():
+				step = 0
+			case <-time.After(step):
+			}
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for t.ConnectionCount() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Close stops the sweeper and the event loops.
+func (t *Transport) Close() error {
+	select {
+	case <-t.stop:
+		return nil
+	default:
+	}
+	close(t.stop)
+	<-t.done
+	return t.client.Stop()
+}
