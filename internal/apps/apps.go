@@ -27,7 +27,18 @@ type App struct {
 	MaxClientEventsPerSecond int   // default 10 (4301 past it)
 	DailyMessageQuota        int64 // 0 = unlimited
 
+	// Webhooks are the app's webhook endpoints (protocol.md §7).
+	Webhooks []Webhook
+
 	ReadOnly bool // came from the config file or environment
+}
+
+// Webhook is one webhook endpoint of an app.
+type Webhook struct {
+	URL           string
+	Events        []string          // event types wanted; empty means all
+	ChannelPrefix string            // only channels starting with this
+	Headers       map[string]string // extra request headers
 }
 
 // ErrNotFound is returned for unknown app ids or keys.

@@ -35,6 +35,15 @@ type Config struct {
 
 	Limits Limits `yaml:"limits"`
 
+	// Store is where apps and usage live (embedded SQLite by default).
+	Store Store `yaml:"store"`
+	// Console is the web console under /console.
+	Console Console `yaml:"console"`
+	// Cluster selects the cluster engine (in-memory unless Redis is set).
+	Cluster Cluster `yaml:"cluster"`
+	// Webhooks are delivery settings shared by all apps (endpoints are per app).
+	Webhooks WebhookSettings `yaml:"webhooks"`
+
 	// Apps are the statically configured apps (read-only at runtime).
 	Apps []App `yaml:"apps"`
 }
@@ -51,20 +60,60 @@ type Limits struct {
 	CacheTTL          Duration `yaml:"cache_ttl"`                // cache channel TTL, default 30m
 }
 
+// Store selects the app/usage store: SQLite at Path (default
+// "pixiu-data/pixiu.db") or PostgreSQL when DSN is set (postgres://…).
+type Store struct {
+	Path string `yaml:"path"` // env PIXIU_STORE_PATH
+	DSN  string `yaml:"dsn"`  // env PIXIU_STORE_DSN
+}
+
+// Console configures the web console.
+type Console struct {
+	Enabled  *bool  `yaml:"enabled"`  // default true
+	Password string `yaml:"password"` // env PIXIU_CONSOLE_PASSWORD; generated and printed once if empty
+}
+
+// Cluster configures the cluster engine.
+type Cluster struct {
+	Redis       string   `yaml:"redis"`        // redis://host:port/db; env PIXIU_CLUSTER; empty = in-memory
+	NodeID      string   `yaml:"node_id"`      // default: random
+	LeaseTTL    Duration `yaml:"lease_ttl"`    // node lease, default 10s
+	DrainWindow Duration `yaml:"drain_window"` // spread of 4200 closes on SIGTERM, default 10s
+	KeyPrefix   string   `yaml:"key_prefix"`   // Redis key prefix, default "pixiu:"
+}
+
+// WebhookSettings are server-wide webhook delivery settings.
+type WebhookSettings struct {
+	Timeout       Duration `yaml:"timeout"`        // per request, default 5s
+	RetryHorizon  Duration `yaml:"retry_horizon"`  // default 5m (as Pusher)
+	BatchInterval Duration `yaml:"batch_interval"` // default 250ms
+	BatchMax      int      `yaml:"batch_max"`      // default 50 events
+	VacateDelay   Duration `yaml:"vacate_delay"`   // default 3s
+}
+
+// Webhook is one endpoint of an app (protocol.md §7).
+type Webhook struct {
+	URL           string            `yaml:"url"`
+	Events        []string          `yaml:"events"`         // event types; empty = all seven
+	ChannelPrefix string            `yaml:"channel_prefix"` // only channels with this prefix
+	Headers       map[string]string `yaml:"headers"`        // extra request headers
+}
+
 // App is one application: its credentials, switches and limits.
 type App struct {
-	ID                 string `yaml:"id"`
-	Key                string `yaml:"key"`
-	Secret             string `yaml:"secret"`
-	Name               string `yaml:"name"`
-	Enabled            *bool  `yaml:"enabled"` // default true
-	ClientEvents       bool   `yaml:"client_events"`
-	UserAuth           bool   `yaml:"user_auth"`
-	SubscriptionCount  bool   `yaml:"subscription_count"`
-	MaxConnections     int    `yaml:"max_connections"`              // 0 = unlimited
-	MaxPresenceMembers int    `yaml:"max_presence_members"`         // default 100
-	MaxClientEventsPS  int    `yaml:"max_client_events_per_second"` // default 10
-	DailyMessageQuota  int64  `yaml:"daily_message_quota"`          // 0 = unlimited
+	ID                 string    `yaml:"id"`
+	Key                string    `yaml:"key"`
+	Secret             string    `yaml:"secret"`
+	Name               string    `yaml:"name"`
+	Enabled            *bool     `yaml:"enabled"` // default true
+	ClientEvents       bool      `yaml:"client_events"`
+	UserAuth           bool      `yaml:"user_auth"`
+	SubscriptionCount  bool      `yaml:"subscription_count"`
+	MaxConnections     int       `yaml:"max_connections"`              // 0 = unlimited
+	MaxPresenceMembers int       `yaml:"max_presence_members"`         // default 100
+	MaxClientEventsPS  int       `yaml:"max_client_events_per_second"` // default 10
+	DailyMessageQuota  int64     `yaml:"daily_message_quota"`          // 0 = unlimited
+	Webhooks           []Webhook `yaml:"webhooks"`
 }
 
 // Duration is a time.Duration that reads "30s" or a number of seconds from YAML/env.
@@ -140,6 +189,21 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.ActivityTimeout = Duration(d)
 	}
+	if v := getenv("PIXIU_STORE_PATH"); v != "" {
+		c.Store.Path = v
+	}
+	if v := getenv("PIXIU_STORE_DSN"); v != "" {
+		c.Store.DSN = v
+	}
+	if v := getenv("PIXIU_CONSOLE_PASSWORD"); v != "" {
+		c.Console.Password = v
+	}
+	if v := getenv("PIXIU_CLUSTER"); v != "" {
+		c.Cluster.Redis = v
+	}
+	if v := getenv("PIXIU_NODE_ID"); v != "" {
+		c.Cluster.NodeID = v
+	}
 	if v := getenv("PIXIU_LOG_LEVEL"); v != "" {
 		c.LogLevel = v
 	}
@@ -184,6 +248,24 @@ func (c *Config) ApplyDefaults() {
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
 	}
+	if c.Store.Path == "" {
+		c.Store.Path = "pixiu-data/pixiu.db"
+	}
+	if c.Console.Enabled == nil {
+		t := true
+		c.Console.Enabled = &t
+	}
+	setDur(&c.Cluster.LeaseTTL, 10*time.Second)
+	setDur(&c.Cluster.DrainWindow, 10*time.Second)
+	if c.Cluster.KeyPrefix == "" {
+		c.Cluster.KeyPrefix = "pixiu:"
+	}
+	w := &c.Webhooks
+	setDur(&w.Timeout, 5*time.Second)
+	setDur(&w.RetryHorizon, 5*time.Minute)
+	setDur(&w.BatchInterval, 250*time.Millisecond)
+	setInt(&w.BatchMax, 50)
+	setDur(&w.VacateDelay, 3*time.Second)
 	l := &c.Limits
 	setInt(&l.MaxEventBytes, 10*1024)
 	setInt(&l.MaxChannelNameLen, 200)
@@ -206,6 +288,12 @@ func (c *Config) ApplyDefaults() {
 		if a.Name == "" {
 			a.Name = a.ID
 		}
+	}
+}
+
+func setDur(p *Duration, def time.Duration) {
+	if *p == 0 {
+		*p = Duration(def)
 	}
 }
 

@@ -34,6 +34,9 @@ type Options struct {
 	CacheTTL time.Duration
 	// Shards is the number of registry shards (default 64).
 	Shards int
+	// OnDeliver, if set, is told how many local sockets each delivered
+	// message reached (message counting, protocol.md §8). It must be cheap.
+	OnDeliver func(appID string, n int)
 }
 
 // Hub is one node's realtime state. It is safe for concurrent use.
@@ -127,7 +130,9 @@ func (h *Hub) Deliver(m cluster.Message) {
 	s.mu.RUnlock()
 	*bp = frame
 	h.framePool.Put(bp)
-	_ = n
+	if n > 0 && h.opts.OnDeliver != nil {
+		h.opts.OnDeliver(m.AppID, n)
+	}
 }
 
 // LocalSubscribers returns how many local clients the channel has.

@@ -48,6 +48,9 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	if cfg.Cluster.DrainWindow == 0 {
+		cfg.Cluster.DrainWindow = config.Duration(time.Millisecond)
+	}
 	cfg.ApplyDefaults()
 	cfg.Port = 0
 	level := slog.LevelWarn

@@ -24,14 +24,14 @@ type Options struct {
 	Apps *apps.Registry // required
 	Log  *slog.Logger
 
-	MaxEventBytes      int           // data limit, default 10 KiB → 413
-	MaxChannelsPerPub  int           // default 100
-	MaxBatchEvents     int           // default 10
-	MaxEventNameLen    int           // default 200
-	MaxChannelNameLen  int           // default 200
-	MaxBodyBytes       int64         // default 1 MiB → 413
-	MaxTimestampSkew   time.Duration // default 600 s
-	Now                func() time.Time
+	MaxEventBytes     int           // data limit, default 10 KiB → 413
+	MaxChannelsPerPub int           // default 100
+	MaxBatchEvents    int           // default 10
+	MaxEventNameLen   int           // default 200
+	MaxChannelNameLen int           // default 200
+	MaxBodyBytes      int64         // default 1 MiB → 413
+	MaxTimestampSkew  time.Duration // default 600 s
+	Now               func() time.Time
 	// Admit, if set, is asked before each publish (quotas); an *Error it
 	// returns is sent to the client.
 	Admit func(ctx context.Context, app *apps.App, messages int) error

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
-	"github.com/pixiu-io/pixiu/internal/cluster"
-	"github.com/pixiu-io/pixiu/internal/cluster/memory"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/restapi"
@@ -33,6 +31,8 @@ type Server struct {
 	transport *wsconn.Transport
 	http      *http.Server
 	ln        net.Listener
+	observers observers
+	closers   []func() error // run in reverse order by Close
 	closeOnce sync.Once
 }
 
@@ -43,12 +43,22 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log}
 	s.apps = apps.NewRegistry(appsFromConfig(cfg.Apps))
-	h, err := hub.New(hub.Options{CacheTTL: cfg.Limits.CacheTTL.D()},
-		func(deliver cluster.Handler) (cluster.Engine, error) { return memory.New(deliver), nil })
+	if err := s.wireStore(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	h, err := hub.New(hub.Options{CacheTTL: cfg.Limits.CacheTTL.D(), Observer: &s.observers,
+		OnDeliver: s.onDeliver()}, s.newEngine)
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.hub = h
+	s.closers = append(s.closers, h.Engine().Close)
+	if err := s.wireWebhooks(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.transport, err = wsconn.New(wsconn.Options{
 		Hub: h, Apps: s.apps, Log: log,
 		ActivityTimeout:   cfg.ActivityTimeout.D(),
@@ -59,8 +69,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
 	})
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
+	s.closers = append(s.closers, s.transport.Close)
 	api := restapi.New(restapi.Options{
 		Hub: h, Apps: s.apps, Log: log,
 		MaxEventBytes:     cfg.Limits.MaxEventBytes,
@@ -68,9 +80,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxBatchEvents:    cfg.Limits.MaxBatchEvents,
 		MaxEventNameLen:   cfg.Limits.MaxEventNameLen,
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
+		Admit:             s.admitPublish(),
 	})
+	handler, err := s.routes(api)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler:           s.routes(api),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -79,7 +97,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.ln, err = net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		_ = s.transport.Close()
+		s.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	return s, nil
@@ -93,8 +111,16 @@ func appsFromConfig(list []config.App) []*apps.App {
 			Enabled: *a.Enabled, ClientEvents: a.ClientEvents, UserAuth: a.UserAuth,
 			SubscriptionCount: a.SubscriptionCount, MaxConnections: a.MaxConnections,
 			MaxPresenceMembers: a.MaxPresenceMembers, MaxClientEventsPerSecond: a.MaxClientEventsPS,
-			DailyMessageQuota: a.DailyMessageQuota, ReadOnly: true,
+			DailyMessageQuota: a.DailyMessageQuota, Webhooks: webhooksFromConfig(a.Webhooks), ReadOnly: true,
 		})
+	}
+	return out
+}
+
+func webhooksFromConfig(list []config.Webhook) []apps.Webhook {
+	var out []apps.Webhook
+	for _, w := range list {
+		out = append(out, apps.Webhook{URL: w.URL, Events: w.Events, ChannelPrefix: w.ChannelPrefix, Headers: w.Headers})
 	}
 	return out
 }
@@ -105,8 +131,14 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Apps returns the app registry.
 func (s *Server) Apps() *apps.Registry { return s.apps }
 
-func (s *Server) routes(api http.Handler) http.Handler {
+func (s *Server) routes(api http.Handler) (http.Handler, error) {
 	mux := http.NewServeMux()
+	if err := s.wireDemo(mux); err != nil {
+		return nil, err
+	}
+	if err := s.wireConsole(mux); err != nil {
+		return nil, err
+	}
 	mux.Handle("GET /app/{key}", s.transport)
 	mux.Handle("/apps/", api)
 	mux.HandleFunc("GET /ready", s.ready)
@@ -120,7 +152,7 @@ func (s *Server) routes(api http.Handler) http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}), nil
 }
 
 func isAppPath(p string) bool {
@@ -153,7 +185,7 @@ func (s *Server) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_ = s.http.Shutdown(sctx)
-	s.transport.Shutdown(sctx, 0)
+	s.transport.Shutdown(sctx, s.cfg.Cluster.DrainWindow.D())
 	s.Close()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -164,8 +196,13 @@ func (s *Server) Run(ctx context.Context) error {
 // Close stops everything at once; it is idempotent.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		_ = s.http.Close()
-		_ = s.transport.Close()
-		_ = s.hub.Engine().Close()
+		if s.http != nil {
+			_ = s.http.Close()
+		}
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			if err := s.closers[i](); err != nil {
+				s.log.Warn("close", "err", err)
+			}
+		}
 	})
 }

@@ -1,0 +1,258 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Exit codes of Main.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the run completed but a check failed (loss, errors) or it could not run
+	exitUsage   = 2 // bad flags or a refused target
+	fdReserve   = 64
+	usageHeader = `usage: pixiu-bench <scenario> [flags]
+
+Load tool for Pusher Channels-compatible servers on loopback (127.0.0.0/8, ::1).
+
+scenarios:
+  idle     open --conns subscribed connections; server RSS per connection
+  fanout   --subs subscribers on one channel, --events via REST; deliveries/s, latency, loss
+  publish  signed REST publishes to a channel without subscribers; publishes/s
+  churn    connect → subscribe → close cycles; cycles/s
+
+Run "pixiu-bench <scenario> -h" for its flags.
+`
+)
+
+// Main runs the tool with args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usageHeader)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c := &command{name: args[0], stdout: stdout, stderr: stderr}
+	run, err := c.scenario()
+	if err != nil {
+		fmt.Fprintf(stderr, "pixiu-bench: %v\n\n%s", err, usageHeader)
+		return exitUsage
+	}
+	if err := c.fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if c.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pixiu-bench %s: unexpected argument %q\n", c.name, c.fs.Arg(0))
+		return exitUsage
+	}
+	opts, code := c.options(ctx)
+	if code != exitOK {
+		return code
+	}
+	if c.cpuProfile != "" {
+		stop, err := startProfile(c.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "pixiu-bench: %v\n", err)
+			return exitUsage
+		}
+		defer stop()
+	}
+	rep, err := run(ctx, opts)
+	if rep != nil {
+		rep.add("target", opts.Target.Addr())
+		if opts.ServerPID > 0 {
+			rep.add("server_pid", opts.ServerPID)
+		}
+		if werr := rep.write(stdout, c.json); werr != nil {
+			fmt.Fprintf(stderr, "pixiu-bench: %v\n", werr)
+			return exitFailed
+		}
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "pixiu-bench %s: %v\n", c.name, err)
+		return exitFailed
+	case rep != nil && len(rep.failed) > 0:
+		return exitFailed
+	}
+	return exitOK
+}
+
+// command holds the flag set of one invocation.
+type command struct {
+	name           string
+	stdout, stderr io.Writer
+	fs             *flag.FlagSet
+
+	url, appID, key, secret string
+	serverPID, httpClient   string
+	cpuProfile              string
+	json, quiet             bool
+	loops, dialWorkers      int
+	connectTimeout          time.Duration
+	setupTimeout            time.Duration
+}
+
+type scenarioFunc func(context.Context, Options) (*report, error)
+
+func (c *command) scenario() (scenarioFunc, error) {
+	c.fs = flag.NewFlagSet("pixiu-bench "+c.name, flag.ContinueOnError)
+	c.fs.SetOutput(c.stderr)
+	fs := c.fs
+	fs.StringVar(&c.url, "url", "ws://127.0.0.1:6001", "server address (ws://host:port, http://host:port or host:port); loopback only")
+	fs.StringVar(&c.appID, "app-id", "app-id", "app id (REST path)")
+	fs.StringVar(&c.key, "key", "app-key", "app key")
+	fs.StringVar(&c.secret, "secret", "app-secret", "app secret (REST signing)")
+	fs.StringVar(&c.serverPID, "server-pid", "", `server process id to read CPU/RSS from /proc, or "auto" (the process listening on the port)`)
+	fs.StringVar(&c.httpClient, "http", httpRaw, `REST client: "raw" (minimal keep-alive HTTP/1.1, cheap) or "std" (net/http)`)
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file")
+	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines on stderr")
+	fs.IntVar(&c.loops, "loops", 0, "event loops reading sockets (default GOMAXPROCS)")
+	fs.IntVar(&c.dialWorkers, "dial-workers", 32, "connections dialled in parallel")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "timeout of one connection's handshake")
+	fs.DurationVar(&c.setupTimeout, "setup-timeout", 120*time.Second, "timeout for all connections to be subscribed")
+
+	switch c.name {
+	case "idle":
+		var o IdleOptions
+		fs.IntVar(&o.Conns, "conns", 1000, "connections to hold")
+		fs.IntVar(&o.Channels, "channels", 1, "public channels to spread them over")
+		fs.StringVar(&o.Channel, "channel", "idle", "channel name (prefix when --channels > 1)")
+		fs.DurationVar(&o.Settle, "settle", 2*time.Second, "wait after subscribing before reading RSS")
+		fs.DurationVar(&o.Hold, "hold", 10*time.Second, "hold the connections open this long")
+		return func(ctx context.Context, opts Options) (*report, error) { return RunIdle(ctx, opts, o) }, nil
+	case "fanout":
+		var o FanoutOptions
+		fs.IntVar(&o.Subs, "subs", 1000, "subscribers")
+		fs.IntVar(&o.Events, "events", 1000, "events to publish")
+		fs.Float64Var(&o.Rate, "rate", 0, "events per second (0 = flat out)")
+		fs.IntVar(&o.Size, "size", 100, "bytes of each event's data")
+		fs.IntVar(&o.Publishers, "publishers", 4, "concurrent REST publishers")
+		fs.IntVar(&o.Window, "window", 50, "flat out: max events in flight (published, not yet received by all)")
+		fs.StringVar(&o.Channel, "channel", "fanout", "channel name")
+		fs.DurationVar(&o.Drain, "drain", 10*time.Second, "give up after no delivery progress for this long")
+		return func(ctx context.Context, opts Options) (*report, error) { return RunFanout(ctx, opts, o) }, nil
+	case "publish":
+		var o PublishOptions
+		fs.IntVar(&o.Publishers, "publishers", 8, "concurrent keep-alive publishers")
+		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "run time")
+		fs.IntVar(&o.MaxRequests, "max", 10_000_000, "stop after this many requests")
+		fs.StringVar(&o.Channel, "channel", "publish-nosubs", "channel (should have no subscribers)")
+		fs.IntVar(&o.Size, "size", 100, "bytes of each event's data")
+		return func(ctx context.Context, opts Options) (*report, error) { return RunPublish(ctx, opts, o) }, nil
+	case "churn":
+		var o ChurnOptions
+		fs.IntVar(&o.Concurrency, "concurrency", 64, "connections in flight")
+		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "run time")
+		fs.IntVar(&o.MaxCycles, "max", 10_000_000, "stop after this many cycles")
+		fs.StringVar(&o.Channel, "channel", "churn", "channel name")
+		return func(ctx context.Context, opts Options) (*report, error) { return RunChurn(ctx, opts, o) }, nil
+	}
+	return nil, fmt.Errorf("unknown scenario %q", c.name)
+}
+
+// options checks the target and the file limit and builds Options.
+func (c *command) options(ctx context.Context) (Options, int) {
+	if c.httpClient != httpRaw && c.httpClient != httpStd {
+		fmt.Fprintf(c.stderr, "pixiu-bench: --http must be %q or %q\n", httpRaw, httpStd)
+		return Options{}, exitUsage
+	}
+	t, err := ResolveTarget(ctx, c.url)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "pixiu-bench: refusing target: %v\n", err)
+		return Options{}, exitUsage
+	}
+	o := Options{
+		Target: t, AppID: c.appID, Key: c.key, Secret: c.secret,
+		HTTP: c.httpClient, Loops: c.loops, DialWorkers: c.dialWorkers,
+		ConnectTimeout: c.connectTimeout, SetupTimeout: c.setupTimeout,
+	}
+	if !c.quiet {
+		o.Progress = c.stderr
+	}
+	switch c.serverPID {
+	case "":
+	case "auto":
+		if o.ServerPID, err = findListenerPID(t.Port); err != nil {
+			fmt.Fprintf(c.stderr, "pixiu-bench: %v\n", err)
+			return o, exitUsage
+		}
+	default:
+		if o.ServerPID, err = strconv.Atoi(c.serverPID); err != nil || o.ServerPID <= 0 {
+			fmt.Fprintf(c.stderr, "pixiu-bench: bad --server-pid %q\n", c.serverPID)
+			return o, exitUsage
+		}
+		if _, err := readProc(o.ServerPID); err != nil {
+			fmt.Fprintf(c.stderr, "pixiu-bench: %v\n", err)
+			return o, exitUsage
+		}
+	}
+	limit, err := raiseFileLimit()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "pixiu-bench: %v\n", err)
+	}
+	need := c.socketsNeeded() + max(c.dialWorkers, 1) + fdReserve
+	if limit > 0 && uint64(need) > limit {
+		fmt.Fprintf(c.stderr, "pixiu-bench: needs about %d file descriptors, the limit is %d\n", need, limit)
+		return o, exitUsage
+	}
+	return o, exitOK
+}
+
+// socketsNeeded reads the connection count flag of the scenario.
+func (c *command) socketsNeeded() int {
+	for _, name := range []string{"conns", "subs", "concurrency", "publishers"} {
+		if f := c.fs.Lookup(name); f != nil {
+			n, _ := strconv.Atoi(f.Value.String())
+			return n
+		}
+	}
+	return 0
+}
+
+// raiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit and returns
+// the new soft limit.
+func raiseFileLimit() (uint64, error) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, fmt.Errorf("read file limit: %w", err)
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+			return rl.Cur, fmt.Errorf("raise file limit: %w", err)
+		}
+	}
+	return rl.Cur, nil
+}
+
+// startProfile starts the CPU profiler; the returned function stops it.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
+}
