@@ -10,15 +10,15 @@ import (
 	"time"
 )
 
-// ChurnOptions configure the connect → subscribe → close scenario.
-type ChurnOptions struct {
+// churnOptions configure the connect → subscribe → close scenario.
+type churnOptions struct {
 	Concurrency int           // connections in flight; default 64
 	Duration    time.Duration // default 10s
 	MaxCycles   int           // stop after this many cycles; default 10,000,000
 	Channel     string        // default "churn"
 }
 
-// RunChurn repeats connect → connection_established → subscribe →
+// runChurn repeats connect → connection_established → subscribe →
 // subscription_succeeded → close from Concurrency goroutines for Duration.
 //
 // Unlike the long-lived scenarios this one does not use the event loop: each
@@ -26,7 +26,7 @@ type ChurnOptions struct {
 // it would add a dup(2), an epoll registration and a cross-goroutine wake-up
 // per cycle to the tool's cost. The goroutines are bounded by Concurrency, not
 // by the number of sockets.
-func RunChurn(ctx context.Context, o Options, co ChurnOptions) (*report, error) {
+func runChurn(ctx context.Context, o runOptions, co churnOptions) (*report, error) {
 	o.setDefaults()
 	co.Concurrency = cmp.Or(co.Concurrency, 64)
 	co.Duration = cmp.Or(co.Duration, 10*time.Second)

@@ -107,7 +107,7 @@ type command struct {
 	setupTimeout            time.Duration
 }
 
-type scenarioFunc func(context.Context, Options) (*report, error)
+type scenarioFunc func(context.Context, runOptions) (*report, error)
 
 func (c *command) scenario() (scenarioFunc, error) {
 	c.fs = flag.NewFlagSet("pixiu-bench "+c.name, flag.ContinueOnError)
@@ -129,15 +129,15 @@ func (c *command) scenario() (scenarioFunc, error) {
 
 	switch c.name {
 	case "idle":
-		var o IdleOptions
+		var o idleOptions
 		fs.IntVar(&o.Conns, "conns", 1000, "connections to hold")
 		fs.IntVar(&o.Channels, "channels", 1, "public channels to spread them over")
 		fs.StringVar(&o.Channel, "channel", "idle", "channel name (prefix when --channels > 1)")
 		fs.DurationVar(&o.Settle, "settle", 2*time.Second, "wait after subscribing before reading RSS")
 		fs.DurationVar(&o.Hold, "hold", 10*time.Second, "hold the connections open this long")
-		return func(ctx context.Context, opts Options) (*report, error) { return RunIdle(ctx, opts, o) }, nil
+		return func(ctx context.Context, opts runOptions) (*report, error) { return runIdle(ctx, opts, o) }, nil
 	case "fanout":
-		var o FanoutOptions
+		var o fanoutOptions
 		fs.IntVar(&o.Subs, "subs", 1000, "subscribers")
 		fs.IntVar(&o.Events, "events", 1000, "events to publish")
 		fs.Float64Var(&o.Rate, "rate", 0, "events per second (0 = flat out)")
@@ -146,38 +146,38 @@ func (c *command) scenario() (scenarioFunc, error) {
 		fs.IntVar(&o.Window, "window", 50, "flat out: max events in flight (published, not yet received by all)")
 		fs.StringVar(&o.Channel, "channel", "fanout", "channel name")
 		fs.DurationVar(&o.Drain, "drain", 10*time.Second, "give up after no delivery progress for this long")
-		return func(ctx context.Context, opts Options) (*report, error) { return RunFanout(ctx, opts, o) }, nil
+		return func(ctx context.Context, opts runOptions) (*report, error) { return runFanout(ctx, opts, o) }, nil
 	case "publish":
-		var o PublishOptions
+		var o publishOptions
 		fs.IntVar(&o.Publishers, "publishers", 8, "concurrent keep-alive publishers")
 		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "run time")
 		fs.IntVar(&o.MaxRequests, "max", 10_000_000, "stop after this many requests")
 		fs.StringVar(&o.Channel, "channel", "publish-nosubs", "channel (should have no subscribers)")
 		fs.IntVar(&o.Size, "size", 100, "bytes of each event's data")
-		return func(ctx context.Context, opts Options) (*report, error) { return RunPublish(ctx, opts, o) }, nil
+		return func(ctx context.Context, opts runOptions) (*report, error) { return runPublish(ctx, opts, o) }, nil
 	case "churn":
-		var o ChurnOptions
+		var o churnOptions
 		fs.IntVar(&o.Concurrency, "concurrency", 64, "connections in flight")
 		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "run time")
 		fs.IntVar(&o.MaxCycles, "max", 10_000_000, "stop after this many cycles")
 		fs.StringVar(&o.Channel, "channel", "churn", "channel name")
-		return func(ctx context.Context, opts Options) (*report, error) { return RunChurn(ctx, opts, o) }, nil
+		return func(ctx context.Context, opts runOptions) (*report, error) { return runChurn(ctx, opts, o) }, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q", c.name)
 }
 
-// options checks the target and the file limit and builds Options.
-func (c *command) options(ctx context.Context) (Options, int) {
+// options checks the target and the file limit and builds runOptions.
+func (c *command) options(ctx context.Context) (runOptions, int) {
 	if c.httpClient != httpRaw && c.httpClient != httpStd {
 		fmt.Fprintf(c.stderr, "pixiu-bench: --http must be %q or %q\n", httpRaw, httpStd)
-		return Options{}, exitUsage
+		return runOptions{}, exitUsage
 	}
 	t, err := ResolveTarget(ctx, c.url)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "pixiu-bench: refusing target: %v\n", err)
-		return Options{}, exitUsage
+		return runOptions{}, exitUsage
 	}
-	o := Options{
+	o := runOptions{
 		Target: t, AppID: c.appID, Key: c.key, Secret: c.secret,
 		HTTP: c.httpClient, Loops: c.loops, DialWorkers: c.dialWorkers,
 		ConnectTimeout: c.connectTimeout, SetupTimeout: c.setupTimeout,

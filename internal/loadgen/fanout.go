@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// FanoutOptions configure the fan-out scenario.
-type FanoutOptions struct {
+// fanoutOptions configure the fan-out scenario.
+type fanoutOptions struct {
 	Subs       int           // subscribers; default 1000
 	Events     int           // events published; default 1000
 	Rate       float64       // events per second; 0 = flat out
@@ -75,11 +75,11 @@ func totals(e *engine) fanoutTotals {
 	return t
 }
 
-// RunFanout subscribes Subs connections to one channel, publishes Events
+// runFanout subscribes Subs connections to one channel, publishes Events
 // events through the REST API and checks that every subscriber got every
 // event exactly once, measuring trigger→receipt latency from the send time
 // embedded in each event.
-func RunFanout(ctx context.Context, o Options, fo FanoutOptions) (*report, error) {
+func runFanout(ctx context.Context, o runOptions, fo fanoutOptions) (*report, error) {
 	o.setDefaults()
 	fo.Subs = cmp.Or(fo.Subs, 1000)
 	fo.Events = cmp.Or(fo.Events, 1000)
@@ -129,11 +129,11 @@ func RunFanout(ctx context.Context, o Options, fo FanoutOptions) (*report, error
 	a := mon.take()
 	pr := publishEvents(ctx, &o, fo, rest, e, subs)
 	expected := pr.ok * subs
-	t := waitDelivered(ctx, e, expected, fo.Drain)
+	waitDelivered(ctx, e, expected, fo.Drain)
 	b := mon.take()
 	e.stop()
 	stopped = true
-	t = totals(e) // final, after the loops exited
+	t := totals(e) // final, after the loops exited
 
 	var hist histogram
 	for _, s := range e.allShards() {
@@ -143,6 +143,21 @@ func RunFanout(ctx context.Context, o Options, fo FanoutOptions) (*report, error
 	if t.lastRecv > 0 {
 		span = time.Duration(t.lastRecv - a.at.UnixNano())
 	}
+	addFanoutFigures(r, pr, t, &hist, span, expected)
+	r.addProc(a, b, "delivery", t.delivered)
+	r.add("closed_by_server", e.unexpected.Load())
+	r.add("pusher_errors", e.pusherErrors.Load())
+	if c := e.unexpected.Load(); c > 0 {
+		r.fail("server closed %d subscribers (%s)", c, e.firstError())
+	}
+	if c := e.pusherErrors.Load(); c > 0 {
+		r.fail("%d pusher:error events (%s)", c, e.firstError())
+	}
+	return r, ctx.Err()
+}
+
+// addFanoutFigures adds the delivery figures and checks of a fan-out run.
+func addFanoutFigures(r *report, pr *publishResult, t fanoutTotals, hist *histogram, span time.Duration, expected int64) {
 	r.add("published", pr.ok)
 	r.add("publish_errors", pr.failed)
 	r.add("expected", expected)
@@ -150,18 +165,15 @@ func RunFanout(ctx context.Context, o Options, fo FanoutOptions) (*report, error
 	r.add("lost", max(expected-t.delivered, 0))
 	r.add("duplicated", t.dups)
 	r.add("unparsable", t.bad)
+	r.add("other_events", t.other)
 	r.ms("publish_phase_ms", pr.took)
 	r.ms("delivery_span_ms", span)
 	if span > 0 {
 		r.add("deliveries_per_sec", round(float64(t.delivered)/span.Seconds(), 0))
 		r.add("events_per_sec", round(float64(pr.ok)/span.Seconds(), 1))
 	}
-	r.addLatency("latency", &hist)
+	r.addLatency("latency", hist)
 	r.addLatency("publish_request", &pr.hist)
-	r.addProc(a, b, "delivery", t.delivered)
-	r.add("closed_by_server", e.unexpected.Load())
-	r.add("pusher_errors", e.pusherErrors.Load())
-
 	if pr.failed > 0 {
 		r.fail("%d publishes failed, first: %v", pr.failed, pr.firstErr)
 	}
@@ -174,10 +186,6 @@ func RunFanout(ctx context.Context, o Options, fo FanoutOptions) (*report, error
 	if t.bad > 0 {
 		r.fail("%d events could not be parsed", t.bad)
 	}
-	if c := e.unexpected.Load(); c > 0 {
-		r.fail("server closed %d subscribers (%s)", c, e.firstError())
-	}
-	return r, ctx.Err()
 }
 
 // publishResult summarises the publishers.
@@ -191,7 +199,7 @@ type publishResult struct {
 // publishEvents publishes fo.Events events with fo.Publishers goroutines,
 // either paced at fo.Rate or flat out with at most fo.Window events in flight.
 // It stops early if deliveries make no progress for fo.Drain.
-func publishEvents(ctx context.Context, o *Options, fo FanoutOptions, rest *restClient, e *engine, subs int64) *publishResult {
+func publishEvents(ctx context.Context, o *runOptions, fo fanoutOptions, rest *restClient, e *engine, subs int64) *publishResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	seqs := make(chan int64, 1024)
@@ -243,7 +251,7 @@ func publishEvents(ctx context.Context, o *Options, fo FanoutOptions, rest *rest
 
 // schedule feeds sequence numbers to the publishers: at fixed times when
 // paced, else as fast as the in-flight window allows.
-func schedule(ctx context.Context, seqs chan<- int64, fo FanoutOptions, e *engine, subs int64) {
+func schedule(ctx context.Context, seqs chan<- int64, fo fanoutOptions, e *engine, subs int64) {
 	defer close(seqs)
 	start := time.Now()
 	lastProgress, lastDelivered := start, int64(-1)
@@ -279,17 +287,17 @@ func schedule(ctx context.Context, seqs chan<- int64, fo FanoutOptions, e *engin
 
 // waitDelivered polls until expected deliveries arrived or none arrived for
 // drain.
-func waitDelivered(ctx context.Context, e *engine, expected int64, drain time.Duration) fanoutTotals {
+func waitDelivered(ctx context.Context, e *engine, expected int64, drain time.Duration) {
 	last, lastAt := int64(-1), time.Now()
 	for {
-		t := totals(e)
-		if t.delivered >= expected || ctx.Err() != nil {
-			return t
+		d := totals(e).delivered
+		if d >= expected || ctx.Err() != nil {
+			return
 		}
-		if t.delivered != last {
-			last, lastAt = t.delivered, time.Now()
+		if d != last {
+			last, lastAt = d, time.Now()
 		} else if time.Since(lastAt) > drain {
-			return t
+			return
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// IdleOptions configure the idle scenario.
-type IdleOptions struct {
+// idleOptions configure the idle scenario.
+type idleOptions struct {
 	Conns    int           // connections; default 1000
 	Channels int           // public channels the connections are spread over; default 1
 	Channel  string        // channel name prefix; default "idle"
@@ -16,9 +16,9 @@ type IdleOptions struct {
 	Hold     time.Duration // then hold the connections open; default 10s
 }
 
-// RunIdle opens Conns subscribed connections, measures the server's RSS per
+// runIdle opens Conns subscribed connections, measures the server's RSS per
 // connection, holds them for Hold and closes them.
-func RunIdle(ctx context.Context, o Options, io IdleOptions) (*report, error) {
+func runIdle(ctx context.Context, o runOptions, io idleOptions) (*report, error) {
 	o.setDefaults()
 	io.Conns = cmp.Or(io.Conns, 1000)
 	io.Channels = cmp.Or(io.Channels, 1)

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Options are the settings every scenario shares. Zero values mean the
+// runOptions are the settings every scenario shares. Zero values mean the
 // defaults stated on each field.
-type Options struct {
+type runOptions struct {
 	Target Target // required; from ResolveTarget
 	AppID  string // default "app-id"
 	Key    string // default "app-key"
@@ -33,7 +33,7 @@ type Options struct {
 	Progress io.Writer // progress lines (stderr); nil for none
 }
 
-func (o *Options) setDefaults() {
+func (o *runOptions) setDefaults() {
 	if o.AppID == "" {
 		o.AppID = "app-id"
 	}
@@ -58,13 +58,13 @@ func (o *Options) setDefaults() {
 	}
 }
 
-func (o *Options) logf(format string, args ...any) {
+func (o *runOptions) logf(format string, args ...any) {
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, "pixiu-bench: "+format+"\n", args...)
 	}
 }
 
-func (o *Options) monitor() monitor { return monitor{pid: o.ServerPID} }
+func (o *runOptions) monitor() monitor { return monitor{pid: o.ServerPID} }
 
 // sleepCtx sleeps for d or until ctx is done.
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -82,7 +82,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // connectPhase opens n subscribed connections on e and reports the phase.
-func connectPhase(ctx context.Context, o *Options, e *engine, r *report, n int, channel func(int) string, prepare func(*wsConn)) error {
+func connectPhase(ctx context.Context, o *runOptions, e *engine, r *report, n int, channel func(int) string, prepare func(*wsConn)) error {
 	d := newDialer(o.Target, o.Key, o.ConnectTimeout)
 	mon := o.monitor()
 	a := mon.take()

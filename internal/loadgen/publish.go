@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// PublishOptions configure the REST publish scenario.
-type PublishOptions struct {
+// publishOptions configure the REST publish scenario.
+type publishOptions struct {
 	Publishers  int           // concurrent keep-alive publishers; default 8
 	Duration    time.Duration // default 10s
 	MaxRequests int           // stop after this many requests; default 10,000,000
@@ -17,9 +17,9 @@ type PublishOptions struct {
 	Size        int           // bytes of each event's data string; default 100
 }
 
-// RunPublish sends signed POST /events requests to a channel without
+// runPublish sends signed POST /events requests to a channel without
 // subscribers from Publishers goroutines for Duration.
-func RunPublish(ctx context.Context, o Options, po PublishOptions) (*report, error) {
+func runPublish(ctx context.Context, o runOptions, po publishOptions) (*report, error) {
 	o.setDefaults()
 	po.Publishers = cmp.Or(po.Publishers, 8)
 	po.Duration = cmp.Or(po.Duration, 10*time.Second)
@@ -105,7 +105,7 @@ func RunPublish(ctx context.Context, o Options, po PublishOptions) (*report, err
 	return r, ctx.Err()
 }
 
-func warmUp(ctx context.Context, posters []poster, po PublishOptions) error {
+func warmUp(ctx context.Context, posters []poster, po publishOptions) error {
 	errs := make(chan error, len(posters))
 	for i, p := range posters {
 		go func() {

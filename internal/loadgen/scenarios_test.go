@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,14 +12,14 @@ import (
 	"time"
 )
 
-func fakeOptions(t *testing.T, s *fakeServer) Options {
+func fakeOptions(t *testing.T, s *fakeServer) runOptions {
 	t.Helper()
 	tg, err := ResolveTarget(context.Background(), "ws://"+s.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The fake server runs in this process, so /proc/self stands in for it.
-	return Options{Target: tg, ServerPID: os.Getpid(), Loops: 2, DialWorkers: 8,
+	return runOptions{Target: tg, ServerPID: os.Getpid(), Loops: 2, DialWorkers: 8,
 		ConnectTimeout: 5 * time.Second, SetupTimeout: 30 * time.Second}
 }
 
@@ -59,7 +60,7 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		t.Parallel()
 		s := startFakeServer(t)
-		r, err := RunIdle(ctx, fakeOptions(t, s), IdleOptions{Conns: 50, Channels: 3, Settle: time.Millisecond, Hold: 50 * time.Millisecond})
+		r, err := runIdle(ctx, fakeOptions(t, s), idleOptions{Conns: 50, Channels: 3, Settle: time.Millisecond, Hold: 50 * time.Millisecond})
 		checkOK(t, r, err)
 		wantFigure(t, r, "connected", 50)
 		wantFigure(t, r, "subscribed", 50)
@@ -73,7 +74,7 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := startFakeServer(t)
-			r, err := RunFanout(ctx, fakeOptions(t, s), FanoutOptions{Subs: 50, Events: 200, Rate: tc.rate, Window: 20, Drain: 5 * time.Second})
+			r, err := runFanout(ctx, fakeOptions(t, s), fanoutOptions{Subs: 50, Events: 200, Rate: tc.rate, Window: 20, Drain: 5 * time.Second})
 			checkOK(t, r, err)
 			wantFigure(t, r, "published", 200)
 			wantFigure(t, r, "expected", 50*200)
@@ -86,7 +87,7 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 	t.Run("publish", func(t *testing.T) {
 		t.Parallel()
 		s := startFakeServer(t)
-		r, err := RunPublish(ctx, fakeOptions(t, s), PublishOptions{Publishers: 2, Duration: 300 * time.Millisecond, MaxRequests: 100})
+		r, err := runPublish(ctx, fakeOptions(t, s), publishOptions{Publishers: 2, Duration: 300 * time.Millisecond, MaxRequests: 100})
 		checkOK(t, r, err)
 		wantFigure(t, r, "requests_ok", 100)
 		wantFigure(t, r, "requests_failed", 0)
@@ -97,7 +98,7 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 	t.Run("churn", func(t *testing.T) {
 		t.Parallel()
 		s := startFakeServer(t)
-		r, err := RunChurn(ctx, fakeOptions(t, s), ChurnOptions{Concurrency: 4, Duration: 5 * time.Second, MaxCycles: 60})
+		r, err := runChurn(ctx, fakeOptions(t, s), churnOptions{Concurrency: 4, Duration: 5 * time.Second, MaxCycles: 60})
 		checkOK(t, r, err)
 		wantFigure(t, r, "cycles_ok", 60)
 		wantFigure(t, r, "cycles_failed", 0)
@@ -112,11 +113,38 @@ func TestFanoutDetectsBadSecret(t *testing.T) {
 	s := startFakeServer(t)
 	o := fakeOptions(t, s)
 	o.Secret = "wrong"
-	r, err := RunFanout(context.Background(), o, FanoutOptions{Subs: 3, Events: 5, Drain: 200 * time.Millisecond})
+	r, err := runFanout(context.Background(), o, fanoutOptions{Subs: 3, Events: 5, Drain: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(r.failed) == 0 || !strings.Contains(strings.Join(r.failed, ";"), "status 401") {
 		t.Fatalf("want a 401 failure, got %v", r.failed)
+	}
+}
+
+func TestMainJSONAgainstFakeServer(t *testing.T) {
+	t.Parallel()
+	s := startFakeServer(t)
+	for _, args := range [][]string{
+		{"publish", "--publishers", "2", "--duration", "200ms", "--http", "std"},
+		{"fanout", "--subs", "10", "--events", "20", "--server-pid", "auto"},
+		{"idle", "--conns", "10", "--settle", "1ms", "--hold", "1ms"},
+		{"churn", "--concurrency", "2", "--max", "10"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			args := append(args, "--url", s.addr, "--json", "--quiet")
+			if code := Main(context.Background(), args, &out, &errOut); code != exitOK {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errOut.String())
+			}
+			var got map[string]any
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("stdout is not one JSON object: %v\n%s", err, out.String())
+			}
+			if got["ok"] != true || got["scenario"] != args[0] {
+				t.Fatalf("unexpected result %v", got)
+			}
+		})
 	}
 }

@@ -45,11 +45,9 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	f := false
 	cfg.Demo = &f
 	cfg.Apps = []config.App{config.DefaultApp()}
+	cfg.Cluster.DrainWindow = config.Duration(time.Millisecond)
 	if mutate != nil {
 		mutate(&cfg)
-	}
-	if cfg.Cluster.DrainWindow == 0 {
-		cfg.Cluster.DrainWindow = config.Duration(time.Millisecond)
 	}
 	cfg.ApplyDefaults()
 	cfg.Port = 0
