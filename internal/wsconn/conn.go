@@ -20,7 +20,7 @@ var _ hub.Client = (*conn)(nil)
 // conn is one Pusher connection.
 type conn struct {
 	t        *Transport
-	app      *apps.App
+	app      atomic.Pointer[apps.App] // current app; replaced by AppsChanged
 	socketID string
 	gc       gnet.Conn // set in OnOpen; loop-owned
 	loop     *loop
@@ -184,13 +184,13 @@ func (c *conn) cleanup(reason string) {
 	h := c.t.opts.Hub
 	ctx := context.Background()
 	for name, userID := range c.subs {
-		h.Unsubscribe(ctx, c.app, c, name, userID)
+		h.Unsubscribe(ctx, c.curApp(), c, name, userID)
 	}
 	c.subs = nil
 	if c.userID != "" {
-		h.SignOut(c.app.ID, c, c.userID, c.watchlist)
+		h.SignOut(c.curApp().ID, c, c.userID, c.watchlist)
 	}
-	h.Disconnect(c.app, c, reason)
+	h.Disconnect(c.curApp(), c, reason)
 }
 
 // readFrames handles the inbound buffer. Loop only.
@@ -353,3 +353,6 @@ func putBuf(b []byte) {
 	}
 	bufPool.Put(&b)
 }
+
+// curApp returns the connection's app as last published by AppsChanged.
+func (c *conn) curApp() *apps.App { return c.app.Load() }

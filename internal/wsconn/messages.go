@@ -65,9 +65,9 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 			return
 		}
 	case protocol.Private, protocol.Encrypted:
-		err := signature.VerifyChannelAuth(c.app.Key, c.app.Secret, s.Auth, c.socketID, name, "")
+		err := signature.VerifyChannelAuth(c.curApp().Key, c.curApp().Secret, s.Auth, c.socketID, name, "")
 		if err != nil && s.HasData { // SDKs sign socket:channel:data whenever data is given
-			err = signature.VerifyChannelAuth(c.app.Key, c.app.Secret, s.Auth, c.socketID, name, s.ChannelData)
+			err = signature.VerifyChannelAuth(c.curApp().Key, c.curApp().Secret, s.Auth, c.socketID, name, s.ChannelData)
 		}
 		if err != nil {
 			c.authError(name, err)
@@ -79,14 +79,14 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 			return
 		}
 	}
-	err = c.t.opts.Hub.Subscribe(context.Background(), c.app, c, name, member)
+	err = c.t.opts.Hub.Subscribe(context.Background(), c.curApp(), c, name, member)
 	if errors.Is(err, hub.ErrMemberLimit) {
 		c.subscriptionError(name, "LimitReached", "Presence channel "+name+" is full: the limit is "+
-			itoa(c.app.MaxPresenceMembers)+" members", 4100)
+			itoa(c.curApp().MaxPresenceMembers)+" members", 4100)
 		return
 	}
 	if err != nil {
-		c.t.log.Error("subscribe", "app_id", c.app.ID, "channel", name, "err", err)
+		c.t.log.Error("subscribe", "app_id", c.curApp().ID, "channel", name, "err", err)
 		c.subscriptionError(name, "ServerError", "Subscription failed: the server could not record it, try again", 503)
 		return
 	}
@@ -105,7 +105,7 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 // (protocol.md §3.10 "Presence with signin").
 func (c *conn) presenceMember(name string, s protocol.Subscribe) (*protocol.Member, bool) {
 	if !s.HasData {
-		if err := signature.VerifyChannelAuth(c.app.Key, c.app.Secret, s.Auth, c.socketID, name, ""); err != nil {
+		if err := signature.VerifyChannelAuth(c.curApp().Key, c.curApp().Secret, s.Auth, c.socketID, name, ""); err != nil {
 			c.authError(name, err)
 			return nil, false
 		}
@@ -115,7 +115,7 @@ func (c *conn) presenceMember(name string, s protocol.Subscribe) (*protocol.Memb
 		}
 		return &protocol.Member{UserID: c.userID, UserInfo: c.userInfo}, true
 	}
-	if err := signature.VerifyChannelAuth(c.app.Key, c.app.Secret, s.Auth, c.socketID, name, s.ChannelData); err != nil {
+	if err := signature.VerifyChannelAuth(c.curApp().Key, c.curApp().Secret, s.Auth, c.socketID, name, s.ChannelData); err != nil {
 		c.authError(name, err)
 		return nil, false
 	}
@@ -157,11 +157,11 @@ func (c *conn) unsubscribe(m protocol.ClientMessage) {
 		return // protocol.md §3.4: ignore
 	}
 	delete(c.subs, s.Channel)
-	c.t.opts.Hub.Unsubscribe(context.Background(), c.app, c, s.Channel, uid)
+	c.t.opts.Hub.Unsubscribe(context.Background(), c.curApp(), c, s.Channel, uid)
 }
 
 func (c *conn) clientEvent(m protocol.ClientMessage) {
-	if !c.app.ClientEvents {
+	if !c.curApp().ClientEvents {
 		c.sendError(&protocol.Error{Message: "To send client events, you must enable this feature in the Settings page of your dashboard."})
 		return
 	}
@@ -190,7 +190,7 @@ func (c *conn) clientEvent(m protocol.ClientMessage) {
 		c.sendError(protocol.ErrClientEventRate)
 		return
 	}
-	if err := c.t.opts.Hub.ClientEvent(context.Background(), c.app.ID, c, m.Channel, m.Event, data, uid); err != nil {
+	if err := c.t.opts.Hub.ClientEvent(context.Background(), c.curApp().ID, c, m.Channel, m.Event, data, uid); err != nil {
 		c.sendError(&protocol.Error{Message: "Client event could not be delivered, try again"})
 	}
 }
@@ -201,7 +201,7 @@ func (c *conn) allowClientEvent() bool {
 	if now != c.rateWindow {
 		c.rateWindow, c.rateCount = now, 0
 	}
-	if c.rateCount >= c.app.MaxClientEventsPerSecond {
+	if c.rateCount >= c.curApp().MaxClientEventsPerSecond {
 		return false
 	}
 	c.rateCount++
@@ -215,7 +215,7 @@ func (c *conn) signin(m protocol.ClientMessage) {
 		c.sendError(&protocol.Error{Message: "Invalid signin data: expected {\"auth\": …, \"user_data\": …}"})
 		return
 	}
-	if err := signature.VerifyUserAuth(c.app.Key, c.app.Secret, s.Auth, c.socketID, s.UserData); err != nil {
+	if err := signature.VerifyUserAuth(c.curApp().Key, c.curApp().Secret, s.Auth, c.socketID, s.UserData); err != nil {
 		c.sendError(&protocol.Error{Message: "Sign-in failed: " + err.Error()})
 		return
 	}
@@ -240,7 +240,7 @@ func (c *conn) signin(m protocol.ClientMessage) {
 	}
 	if c.userID == "" {
 		c.userID, c.userInfo, c.watchlist = u.ID, u.UserInfo, u.Watchlist
-		c.t.opts.Hub.SignIn(c.app.ID, c, u.ID, u.Watchlist)
+		c.t.opts.Hub.SignIn(c.curApp().ID, c, u.ID, u.Watchlist)
 	}
 }
 

@@ -128,7 +128,8 @@ func (t *Transport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reject(nc, perr)
 		return
 	}
-	c := &conn{t: t, app: app, socketID: newSocketID()}
+	c := &conn{t: t, socketID: newSocketID()}
+	c.app.Store(app)
 	if perr := t.opts.Hub.Connect(app, c); perr != nil {
 		reject(nc, perr)
 		return
