@@ -155,10 +155,13 @@ func (a *API) validate(e *event) ([]string, string, error) {
 	if protocol.ReservedEventName(e.Name) {
 		return nil, "", errorf(http.StatusBadRequest, "Event name "+e.Name+" is reserved: pusher: and pusher_internal: events cannot be published")
 	}
-	if len(e.Data) == 0 {
+	if len(e.Data) == 0 || string(e.Data) == "null" {
 		return nil, "", errorf(http.StatusBadRequest, "Missing event data")
 	}
-	data := protocol.DataString(e.Data)
+	var data string
+	if err := json.Unmarshal(e.Data, &data); err != nil {
+		return nil, "", errorf(http.StatusBadRequest, "Event data must be a string (JSON-encode objects first)")
+	}
 	if len(data) > a.opts.MaxEventBytes {
 		return nil, "", errorf(http.StatusRequestEntityTooLarge, "Payload Too Large: event data is larger than 10KB")
 	}

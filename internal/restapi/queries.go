@@ -72,6 +72,9 @@ func (a *API) channel(w http.ResponseWriter, r *http.Request) error {
 			}
 			wantUsers = true
 		case "subscription_count":
+			if kind.Kind == protocol.Presence {
+				return errorf(http.StatusBadRequest, "info=subscription_count is not available for presence channels: use user_count")
+			}
 			wantSubs = true
 		case "cache":
 			if !kind.Cache {

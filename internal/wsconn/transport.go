@@ -321,9 +321,9 @@ func (t *Transport) Shutdown(ctx context.Context, window time.Duration) {
 	if len(list) > 0 {
 		step = window / time.Duration(len(list))
 	}
-	for _, c := range list {
+	for i, c := range list {
 		c.Close(protocol.ErrShutdown)
-		if step > 0 {
+		if step > 0 && i < len(list)-1 {
 			select {
 			case <-ctx.Done():
 				step = 0
