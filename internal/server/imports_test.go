@@ -1,0 +1,53 @@
+package server_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportRules enforces the dependency direction of docs/ARCHITECTURE.md.
+func TestImportRules(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "github.com/pixiu-io/pixiu/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/pixiu-io/pixiu/"
+	forbidden := map[string][]string{
+		"internal/protocol":  {"internal/"},
+		"internal/signature": {"internal/"},
+		"internal/config":    {"internal/"},
+		"internal/apps":      {"internal/hub", "internal/wsconn", "internal/restapi", "internal/server"},
+		"internal/hub":       {"net/http", "github.com/gobwas/ws", "github.com/panjf2000/gnet", "internal/wsconn", "internal/restapi", "internal/server", "internal/cluster/"},
+		"internal/wsconn":    {"internal/restapi", "internal/console", "internal/server"},
+		"internal/restapi":   {"internal/wsconn", "internal/console", "internal/server"},
+		"internal/console":   {"internal/wsconn", "internal/restapi", "internal/server"},
+		"pusher":             {"internal/hub", "internal/wsconn", "internal/server", "internal/restapi"},
+		"internal/demo":      {"internal/hub", "internal/wsconn", "internal/restapi"},
+		"internal/loadgen":   {"internal/hub", "internal/wsconn", "internal/server", "internal/restapi"},
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkg := strings.TrimPrefix(p.ImportPath, mod)
+		for _, imp := range p.Imports {
+			rel := strings.TrimPrefix(imp, mod)
+			if (rel == "internal/server" || rel == "internal/cli") && pkg != "cmd/pixiu" && pkg != "internal/cli" && pkg != "internal/pixiutest" {
+				t.Errorf("%s imports %s: only cmd/pixiu and cli may", pkg, rel)
+			}
+			for _, bad := range forbidden[pkg] {
+				if strings.HasPrefix(rel, bad) || strings.HasPrefix(imp, bad) {
+					t.Errorf("%s must not import %s", pkg, imp)
+				}
+			}
+		}
+	}
+}
