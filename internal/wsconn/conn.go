@@ -38,6 +38,7 @@ type conn struct {
 	early        []byte            // bytes pipelined behind the handshake
 	pendingEarly bool              // early must be parsed on the first flush
 	frag         []byte            // fragmented message being assembled
+	fragmenting  bool              // a fragmented message is in progress
 	discard      int               // payload bytes of an oversized frame still to skip
 	subs         map[string]string // channel → presence user id ("" otherwise)
 	userID       string            // signed-in user
@@ -250,14 +251,19 @@ func (c *conn) parseCount(b []byte, n *int) gnet.Action {
 			return c.protocolError(1002, "bad frame header")
 		}
 		hl := r.i
-		if !h.Masked {
+		switch {
+		case !h.Masked:
 			return c.protocolError(1002, "client frames must be masked")
+		case h.Rsv != 0:
+			return c.protocolError(1002, "no extension was negotiated")
+		case h.OpCode.IsControl() && (!h.Fin || h.Length > 125):
+			return c.protocolError(1002, "bad control frame")
 		}
 		if h.Length > int64(c.t.opts.MaxMessageBytes) || int64(len(c.frag))+h.Length > int64(c.t.opts.MaxMessageBytes) {
 			if h.OpCode.IsControl() {
 				return c.protocolError(1002, "control frame too long")
 			}
-			c.frag = nil
+			c.frag, c.fragmenting = nil, false
 			c.discard = int(h.Length)
 			b = b[hl:]
 			*n += hl
@@ -298,10 +304,18 @@ func (c *conn) handleFrame(h ws.Header, p []byte) gnet.Action {
 			c.sendError(&protocol.Error{Message: "Binary frames are not supported"})
 			return gnet.None
 		}
+		switch {
+		case h.OpCode == ws.OpContinuation && !c.fragmenting:
+			return c.protocolError(1002, "continuation frame without a message")
+		case h.OpCode != ws.OpContinuation && c.fragmenting:
+			return c.protocolError(1002, "new message inside a fragmented one")
+		}
 		if !h.Fin {
 			c.frag = append(c.frag, p...)
+			c.fragmenting = true
 			return gnet.None
 		}
+		c.fragmenting = false
 		if len(c.frag) > 0 {
 			c.frag = append(c.frag, p...)
 			p, c.frag = c.frag, nil
