@@ -150,7 +150,10 @@ func (h *Hub) LocalSubscribers(appID, channel string) int {
 // Connect admits a new client of app, enforcing app.MaxConnections on this
 // node. Every successful Connect must be paired with Disconnect.
 func (h *Hub) Connect(app *apps.App, c Client) *protocol.Error {
-	v, _ := h.conns.LoadOrStore(app.ID, new(atomic.Int64))
+	v, ok := h.conns.Load(app.ID)
+	if !ok {
+		v, _ = h.conns.LoadOrStore(app.ID, new(atomic.Int64))
+	}
 	n := v.(*atomic.Int64).Add(1)
 	if app.MaxConnections > 0 && n > int64(app.MaxConnections) {
 		v.(*atomic.Int64).Add(-1)
@@ -281,7 +284,8 @@ func (h *Hub) sendCache(ctx context.Context, appID, name string, c Client) error
 		c.Send(protocol.AppendEvent(nil, ev.Event, name, ev.Data, ""))
 		return nil
 	}
-	c.Send(protocol.AppendEventNoData(nil, protocol.EventCacheMiss, name))
+	// Data "{}" keeps every non-error event's data a string (protocol.md §2).
+	c.Send(protocol.AppendEvent(nil, protocol.EventCacheMiss, name, "{}", ""))
 	h.observe(Event{Kind: CacheMiss, AppID: appID, Channel: name, SocketID: c.SocketID()})
 	return nil
 }

@@ -26,16 +26,6 @@ func AppendEvent(dst []byte, event, channel, data, userID string) []byte {
 	return append(dst, '}')
 }
 
-// AppendEventNoData appends {"event":event,"channel":channel} (used for
-// pusher:cache_miss, which Pusher sends without data).
-func AppendEventNoData(dst []byte, event, channel string) []byte {
-	dst = append(dst, `{"event":`...)
-	dst = AppendString(dst, event)
-	dst = append(dst, `,"channel":`...)
-	dst = AppendString(dst, channel)
-	return append(dst, '}')
-}
-
 // AppendError appends a pusher:error frame; its data is an object, and a zero
 // code is written as null (protocol.md §3.3).
 func AppendError(dst []byte, e *Error) []byte {
