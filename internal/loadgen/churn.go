@@ -16,6 +16,7 @@ type churnOptions struct {
 	Duration    time.Duration // default 10s
 	MaxCycles   int           // stop after this many cycles; default 10,000,000
 	Channel     string        // default "churn"
+	Channels    int           // spread cycles over this many channels (Channel-0 …); default 1 (Channel itself)
 }
 
 // runChurn repeats connect → connection_established → subscribe →
@@ -32,9 +33,11 @@ func runChurn(ctx context.Context, o runOptions, co churnOptions) (*report, erro
 	co.Duration = cmp.Or(co.Duration, 10*time.Second)
 	co.MaxCycles = cmp.Or(co.MaxCycles, 10_000_000)
 	co.Channel = cmp.Or(co.Channel, "churn")
+	co.Channels = cmp.Or(co.Channels, 1)
 	r := &report{}
 	r.add("scenario", "churn")
 	r.add("concurrency", co.Concurrency)
+	r.add("channels", co.Channels)
 
 	d := newDialer(o.Target, o.Key, o.ConnectTimeout)
 	// No new cycle starts after the deadline; cycles in flight then run to
@@ -50,12 +53,19 @@ func runChurn(ctx context.Context, o runOptions, co churnOptions) (*report, erro
 		wg       sync.WaitGroup
 	)
 	budget.Store(int64(co.MaxCycles))
-	sub := subscribeMessage(co.Channel)
+	subs := make([][]byte, co.Channels)
+	for i := range subs {
+		subs[i] = subscribeMessage(co.Channel)
+		if co.Channels > 1 {
+			subs[i] = subscribeMessage(fmt.Sprintf("%s-%d", co.Channel, i))
+		}
+	}
 	mon := o.monitor()
 	o.logf("churning for %v with %d in flight", co.Duration, co.Concurrency)
 	a := mon.take()
-	for range co.Concurrency {
+	for w := range co.Concurrency {
 		wg.Go(func() {
+			sub := subs[w%len(subs)]
 			var h histogram
 			var n, failed int64
 			kinds := map[string]int64{}

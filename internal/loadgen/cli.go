@@ -160,7 +160,8 @@ func (c *command) scenario() (scenarioFunc, error) {
 		fs.IntVar(&o.Concurrency, "concurrency", 64, "connections in flight")
 		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "run time")
 		fs.IntVar(&o.MaxCycles, "max", 10_000_000, "stop after this many cycles")
-		fs.StringVar(&o.Channel, "channel", "churn", "channel name")
+		fs.StringVar(&o.Channel, "channel", "churn", "channel name (prefix when --channels > 1)")
+		fs.IntVar(&o.Channels, "channels", 1, "spread the workers over this many channels")
 		return func(ctx context.Context, opts runOptions) (*report, error) { return runChurn(ctx, opts, o) }, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q", c.name)
