@@ -29,6 +29,10 @@ type Config struct {
 	// Demo serves the exchange demo under /demo (default on).
 	Demo *bool `yaml:"demo"`
 
+	// PprofAddr, when set (e.g. 127.0.0.1:6060), serves net/http/pprof there
+	// (env PIXIU_PPROF). Never expose it publicly.
+	PprofAddr string `yaml:"pprof_addr"`
+
 	// LogLevel is debug, info, warn or error (default info); LogFormat text or json.
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
@@ -203,6 +207,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	if v := getenv("PIXIU_NODE_ID"); v != "" {
 		c.Cluster.NodeID = v
+	}
+	if v := getenv("PIXIU_PPROF"); v != "" {
+		c.PprofAddr = v
 	}
 	if v := getenv("PIXIU_LOG_LEVEL"); v != "" {
 		c.LogLevel = v

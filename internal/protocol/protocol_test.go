@@ -70,7 +70,7 @@ func TestAppendEventIsValidJSONWithStringData(t *testing.T) {
 	b := AppendEvent(nil, "update", "price_channel", data, "u1")
 	var got struct {
 		Event, Channel, Data string
-		UserID           string `json:"user_id"`
+		UserID               string `json:"user_id"`
 	}
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("%s: %v", b, err)

@@ -35,18 +35,32 @@ type conn struct {
 	closed  bool            // socket closed; Send is a no-op
 
 	// Loop-owned.
-	early        []byte            // bytes pipelined behind the handshake
-	pendingEarly bool              // early must be parsed on the first flush
-	frag         []byte            // fragmented message being assembled
-	fragmenting  bool              // a fragmented message is in progress
-	discard      int               // payload bytes of an oversized frame still to skip
-	subs         map[string]string // channel → presence user id ("" otherwise)
-	userID       string            // signed-in user
-	userInfo     []byte
+	subs       subscriptions
+	userID     string // signed-in user
+	rateWindow int64  // unix second of the client-event window
+	rateCount  int32
+	rare       *connRare // state few connections need; nil until used
+}
+
+// connRare is loop-owned connection state that most connections never need;
+// keeping it out of conn saves memory per idle connection.
+type connRare struct {
+	early        []byte // bytes pipelined behind the handshake
+	pendingEarly bool   // early must be parsed on the first flush
+	frag         []byte // fragmented message being assembled
+	fragmenting  bool   // a fragmented message is in progress
+	discard      int    // payload bytes of an oversized frame still to skip
+	userInfo     []byte // signed-in user's user_info
 	watchlist    []string
-	rateWindow   int64 // unix second of the client-event window
-	rateCount    int
-	reason       string // why the server closed it
+	reason       string // why the server closed the connection
+}
+
+// r returns the rare state, allocating it on first use. Loop only.
+func (c *conn) r() *connRare {
+	if c.rare == nil {
+		c.rare = &connRare{}
+	}
+	return c.rare
 }
 
 // SocketID implements hub.Client.
@@ -135,9 +149,9 @@ func (c *conn) flush() {
 		putBuf(buf)
 		return
 	}
-	if c.pendingEarly {
-		c.pendingEarly = false
-		if act := c.parse(c.early, false); act == gnet.Close {
+	if c.rare != nil && c.rare.pendingEarly {
+		c.rare.pendingEarly = false
+		if act := c.parse(c.rare.early, false); act == gnet.Close {
 			closing = c.closing
 		}
 	}
@@ -162,7 +176,7 @@ func (c *conn) closeNow(e *protocol.Error) {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	c.reason = e.Error()
+	c.r().reason = e.Error()
 	b := appendFrame(getBuf(), opText, protocol.AppendError(nil, e))
 	b = appendClose(b, e.Code, e.Message)
 	_, _ = c.gc.Write(b)
@@ -177,19 +191,22 @@ func (c *conn) markClosed() string {
 	putBuf(c.out)
 	c.out = nil
 	c.mu.Unlock()
-	return c.reason
+	if c.rare == nil {
+		return ""
+	}
+	return c.rare.reason
 }
 
 // cleanup leaves every channel and signs out. Runs on the loop from OnClose.
 func (c *conn) cleanup(reason string) {
 	h := c.t.opts.Hub
 	ctx := context.Background()
-	for name, userID := range c.subs {
-		h.Unsubscribe(ctx, c.curApp(), c, name, userID)
+	for _, sub := range c.subs {
+		h.Unsubscribe(ctx, c.curApp(), c, sub.channel, sub.userID)
 	}
 	c.subs = nil
 	if c.userID != "" {
-		h.SignOut(c.curApp().ID, c, c.userID, c.watchlist)
+		h.SignOut(c.curApp().ID, c, c.userID, c.r().watchlist)
 	}
 	h.Disconnect(c.curApp(), c, reason)
 }
@@ -197,9 +214,9 @@ func (c *conn) cleanup(reason string) {
 // readFrames handles the inbound buffer. Loop only.
 func (c *conn) readFrames() gnet.Action {
 	buf, _ := c.gc.Peek(-1)
-	if len(c.early) > 0 && !c.pendingEarly {
-		buf = append(c.early, buf...)
-		c.early = nil
+	if c.rare != nil && len(c.rare.early) > 0 && !c.rare.pendingEarly {
+		buf = append(c.rare.early, buf...)
+		c.rare.early = nil
 		return c.parse(buf, true)
 	}
 	n := 0
@@ -211,7 +228,7 @@ func (c *conn) readFrames() gnet.Action {
 }
 
 // parse handles frames in b that did not come from the gnet buffer; leftover
-// partial bytes are kept in c.early. fromBuf says whether b includes the gnet
+// partial bytes are kept in c.rare.early. fromBuf says whether b includes the gnet
 // buffer (which is then discarded whole).
 func (c *conn) parse(b []byte, fromBuf bool) gnet.Action {
 	n := 0
@@ -220,9 +237,9 @@ func (c *conn) parse(b []byte, fromBuf bool) gnet.Action {
 		_, _ = c.gc.Discard(-1) // all of it: b holds a copy
 	}
 	if n < len(b) {
-		c.early = append([]byte(nil), b[n:]...)
-	} else {
-		c.early = nil
+		c.r().early = append([]byte(nil), b[n:]...)
+	} else if c.rare != nil {
+		c.rare.early = nil
 	}
 	return act
 }
@@ -230,12 +247,12 @@ func (c *conn) parse(b []byte, fromBuf bool) gnet.Action {
 // parseCount handles complete frames in b, adding the bytes consumed to *n.
 func (c *conn) parseCount(b []byte, n *int) gnet.Action {
 	for {
-		if c.discard > 0 {
-			k := min(c.discard, len(b))
-			c.discard -= k
+		if c.rare != nil && c.rare.discard > 0 {
+			k := min(c.rare.discard, len(b))
+			c.rare.discard -= k
 			b = b[k:]
 			*n += k
-			if c.discard > 0 {
+			if c.rare.discard > 0 {
 				return gnet.None
 			}
 		}
@@ -259,12 +276,17 @@ func (c *conn) parseCount(b []byte, n *int) gnet.Action {
 		case h.OpCode.IsControl() && (!h.Fin || h.Length > 125):
 			return c.protocolError(1002, "bad control frame")
 		}
-		if h.Length > int64(c.t.opts.MaxMessageBytes) || int64(len(c.frag))+h.Length > int64(c.t.opts.MaxMessageBytes) {
+		fragLen := 0
+		if c.rare != nil {
+			fragLen = len(c.rare.frag)
+		}
+		if h.Length > int64(c.t.opts.MaxMessageBytes) || int64(fragLen)+h.Length > int64(c.t.opts.MaxMessageBytes) {
 			if h.OpCode.IsControl() {
 				return c.protocolError(1002, "control frame too long")
 			}
-			c.frag, c.fragmenting = nil, false
-			c.discard = int(h.Length)
+			r := c.r()
+			r.frag, r.fragmenting = nil, false
+			r.discard = int(h.Length)
 			b = b[hl:]
 			*n += hl
 			c.sendError(&protocol.Error{Message: "Message too large: the limit is " + itoa(c.t.opts.MaxMessageBytes) + " bytes"})
@@ -294,7 +316,7 @@ func (c *conn) handleFrame(h ws.Header, p []byte) gnet.Action {
 		if len(p) >= 2 {
 			code = int(p[0])<<8 | int(p[1])
 		}
-		c.reason = "client closed (" + itoa(code) + ")"
+		c.r().reason = "client closed (" + itoa(code) + ")"
 		c.flush()
 		b := appendClose(nil, 1000, "")
 		_, _ = c.gc.Write(b)
@@ -304,21 +326,23 @@ func (c *conn) handleFrame(h ws.Header, p []byte) gnet.Action {
 			c.sendError(&protocol.Error{Message: "Binary frames are not supported"})
 			return gnet.None
 		}
+		fragmenting := c.rare != nil && c.rare.fragmenting
 		switch {
-		case h.OpCode == ws.OpContinuation && !c.fragmenting:
+		case h.OpCode == ws.OpContinuation && !fragmenting:
 			return c.protocolError(1002, "continuation frame without a message")
-		case h.OpCode != ws.OpContinuation && c.fragmenting:
+		case h.OpCode != ws.OpContinuation && fragmenting:
 			return c.protocolError(1002, "new message inside a fragmented one")
 		}
 		if !h.Fin {
-			c.frag = append(c.frag, p...)
-			c.fragmenting = true
+			r := c.r()
+			r.frag = append(r.frag, p...)
+			r.fragmenting = true
 			return gnet.None
 		}
-		c.fragmenting = false
-		if len(c.frag) > 0 {
-			c.frag = append(c.frag, p...)
-			p, c.frag = c.frag, nil
+		if fragmenting {
+			r := c.rare
+			r.frag = append(r.frag, p...)
+			p, r.frag, r.fragmenting = r.frag, nil, false
 		}
 		c.handleMessage(p)
 	default:
@@ -333,7 +357,7 @@ func (c *conn) protocolError(code int, reason string) gnet.Action {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
-	c.reason = reason
+	c.r().reason = reason
 	_, _ = c.gc.Write(appendClose(nil, code, reason))
 	return gnet.Close
 }

@@ -52,7 +52,7 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 			itoa(c.t.opts.MaxChannelNameLen)+" characters of A-Z a-z 0-9 _ - = @ , . ;", 400)
 		return
 	}
-	if _, ok := c.subs[name]; ok {
+	if _, ok := c.subs.get(name); ok {
 		c.sendError(&protocol.Error{Message: "Existing subscription to channel " + name})
 		return
 	}
@@ -90,14 +90,11 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 		c.subscriptionError(name, "ServerError", "Subscription failed: the server could not record it, try again", 503)
 		return
 	}
-	if c.subs == nil {
-		c.subs = make(map[string]string, 1)
-	}
 	uid := ""
 	if member != nil {
 		uid = member.UserID
 	}
-	c.subs[name] = uid
+	c.subs.add(name, uid)
 }
 
 // presenceMember authorizes a presence subscription and returns its member:
@@ -113,7 +110,7 @@ func (c *conn) presenceMember(name string, s protocol.Subscribe) (*protocol.Memb
 			c.subscriptionError(name, "AuthError", "Presence channels need channel_data or a signed-in user", 400)
 			return nil, false
 		}
-		return &protocol.Member{UserID: c.userID, UserInfo: c.userInfo}, true
+		return &protocol.Member{UserID: c.userID, UserInfo: c.r().userInfo}, true
 	}
 	if err := signature.VerifyChannelAuth(c.curApp().Key, c.curApp().Secret, s.Auth, c.socketID, name, s.ChannelData); err != nil {
 		c.authError(name, err)
@@ -152,11 +149,10 @@ func (c *conn) unsubscribe(m protocol.ClientMessage) {
 		c.sendError(&protocol.Error{Message: "Invalid unsubscribe data: expected {\"channel\": …}"})
 		return
 	}
-	uid, ok := c.subs[s.Channel]
+	uid, ok := c.subs.remove(s.Channel)
 	if !ok {
 		return // protocol.md §3.4: ignore
 	}
-	delete(c.subs, s.Channel)
 	c.t.opts.Hub.Unsubscribe(context.Background(), c.curApp(), c, s.Channel, uid)
 }
 
@@ -165,7 +161,7 @@ func (c *conn) clientEvent(m protocol.ClientMessage) {
 		c.sendError(&protocol.Error{Message: "To send client events, you must enable this feature in the Settings page of your dashboard."})
 		return
 	}
-	uid, subscribed := c.subs[m.Channel]
+	uid, subscribed := c.subs.get(m.Channel)
 	kind := protocol.ParseChannel(m.Channel)
 	switch {
 	case m.Channel == "":
@@ -201,7 +197,7 @@ func (c *conn) allowClientEvent() bool {
 	if now != c.rateWindow {
 		c.rateWindow, c.rateCount = now, 0
 	}
-	if c.rateCount >= c.curApp().MaxClientEventsPerSecond {
+	if int(c.rateCount) >= c.curApp().MaxClientEventsPerSecond {
 		return false
 	}
 	c.rateCount++
@@ -239,7 +235,8 @@ func (c *conn) signin(m protocol.ClientMessage) {
 		c.sendError(protocol.ErrWatchlistLimit)
 	}
 	if c.userID == "" {
-		c.userID, c.userInfo, c.watchlist = u.ID, u.UserInfo, u.Watchlist
+		c.userID = u.ID
+		c.r().userInfo, c.r().watchlist = u.UserInfo, u.Watchlist
 		c.t.opts.Hub.SignIn(c.curApp().ID, c, u.ID, u.Watchlist)
 	}
 }

@@ -135,8 +135,8 @@ func (t *Transport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n := rw.Reader.Buffered(); n > 0 { // frames pipelined behind the handshake
-		c.early, _ = rw.Reader.Peek(n)
-		c.early = append([]byte(nil), c.early...)
+		early, _ := rw.Reader.Peek(n)
+		c.r().early = append([]byte(nil), early...)
 	}
 	if _, err := t.client.EnrollContext(nc, c); err != nil {
 		t.opts.Hub.Disconnect(app, c, "enroll failed")
@@ -220,8 +220,8 @@ func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	t.regMu.Unlock()
 	data := protocol.ConnectionEstablishedData(c.socketID, int(t.opts.ActivityTimeout/time.Second))
 	out := appendFrame(nil, opText, protocol.AppendEvent(nil, protocol.EventConnectionEstablished, "", data, ""))
-	if len(c.early) > 0 {
-		c.pendingEarly = true
+	if c.rare != nil && len(c.rare.early) > 0 {
+		c.rare.pendingEarly = true
 		c.Send(nil) // schedule a pass that parses the early bytes
 	}
 	return out, gnet.None
