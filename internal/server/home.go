@@ -3,30 +3,42 @@ package server
 import (
 	"html/template"
 	"net/http"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
 )
 
 var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Pixiu</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:720px;margin:3em auto;padding:0 1em;color:#1d2330}
-code{background:#f2f4f8;padding:.1em .3em;border-radius:4px}table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ec;text-align:left}</style>
+a{color:#3a5bd9}code{background:#f2f4f8;padding:.1em .3em;border-radius:4px}
+table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ec;text-align:left}
+.demo{display:flex;gap:1em;margin:1em 0}.demo a{flex:1;display:block;padding:1em 1.2em;border:1px solid #e3e6ec;border-radius:10px;text-decoration:none;color:inherit}
+.demo a:hover{border-color:#3a5bd9}.demo strong{display:block;color:#3a5bd9}.muted{color:#6b7385}</style>
 </head><body>
 <h1>Pixiu</h1>
 <p>A self-hosted realtime push server that speaks the Pusher Channels protocol. Point any Pusher client at
 <code>ws://{{.Host}}/app/&lt;key&gt;</code> and any Pusher server SDK at <code>http://{{.Host}}</code>.</p>
-{{if .Demo}}<h2>Demo</h2><ul><li><a href="/demo/market">Live market</a></li><li><a href="/demo/trade">Trade form</a></li></ul>
-<p>The demo uses app <code>{{.DemoApp}}</code>.</p>{{end}}
+{{with .DemoApp}}<h2>Exchange demo</h2>
+<p>Open both pages in two windows, place a trade, and watch the market move live.</p>
+<div class="demo">
+<a href="/demo/market" id="demo-market"><strong>Live market</strong><span class="muted">latest price, chart and last trades, over pusher-js</span></a>
+<a href="/demo/trade" id="demo-trade"><strong>Trade form</strong><span class="muted">publishes <code>update</code> on <code>price_channel</code> through the Go SDK</span></a>
+</div>
+<p>Both pages use app <code>{{.ID}}</code>: the market page connects with key <code>{{.Key}}</code>, and the trade
+form publishes with that app's secret.</p>{{end}}
 <h2>Apps</h2><table><tr><th>id</th><th>key</th><th>name</th></tr>
 {{range .Apps}}<tr><td><code>{{.ID}}</code></td><td><code>{{.Key}}</code></td><td>{{.Name}}</td></tr>{{end}}</table>
 </body></html>`))
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	list := s.apps.List()
-	demoApp := ""
-	if len(list) > 0 {
-		demoApp = list[0].ID + " (key " + list[0].Key + ")"
+	var demoApp *apps.App
+	if s.demoEnabled() {
+		demoApp = s.demoApp
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = homeTmpl.Execute(w, map[string]any{"Host": r.Host, "Apps": list, "Demo": s.demoEnabled(), "DemoApp": demoApp})
+	_ = homeTmpl.Execute(w, map[string]any{"Host": r.Host, "Apps": s.apps.List(), "DemoApp": demoApp})
 }
 
-func (s *Server) demoEnabled() bool { return false }
+// demoEnabled reports whether the exchange demo is on (config Demo, default true).
+func (s *Server) demoEnabled() bool { return s.cfg.Demo == nil || *s.cfg.Demo }

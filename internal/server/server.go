@@ -32,6 +32,7 @@ type Server struct {
 	http      *http.Server
 	ln        net.Listener
 	observers observers
+	demoApp   *apps.App      // the app the demo publishes as; nil when the demo is off
 	closers   []func() error // run in reverse order by Close
 	closeOnce sync.Once
 }

@@ -1,6 +1,163 @@
 package server
 
-import "net/http"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
 
-// wireDemo mounts the exchange demo under /demo when enabled.
-func (s *Server) wireDemo(mux *http.ServeMux) error { return nil }
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/demo"
+	"github.com/pixiu-io/pixiu/pusher"
+)
+
+// wireDemo mounts the exchange demo under /demo/ when enabled. The demo
+// publishes as the first enabled app (by id), through the Go SDK to this
+// server's own REST API over loopback, the way any application would.
+func (s *Server) wireDemo(mux *http.ServeMux) error {
+	if !s.demoEnabled() {
+		return nil
+	}
+	var app *apps.App
+	for _, a := range s.apps.List() {
+		if a.Enabled {
+			app = a
+			break
+		}
+	}
+	if app == nil {
+		return errors.New("demo: no enabled app to publish as; configure one or turn the demo off (--demo=false)")
+	}
+	log := s.log.With("component", "demo")
+	pub := &demoPublisher{appID: app.ID, apps: s.apps, log: log,
+		// s.ln is set before Run starts serving, so before the first trade.
+		addr: func() net.Addr { return s.ln.Addr() }}
+	d, err := demo.New(demo.Options{Publisher: pub, AppKey: app.Key, PusherJSPath: pusherJSPath(), Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.demoApp = app
+	s.closers = append(s.closers, pub.close)
+	mux.Handle("/demo/", d)
+	return nil
+}
+
+// pusherJSPath returns where `npm ci` put pusher-js's browser build: under
+// the working directory (make run, go run), else beside the binary's
+// directory (bin/pixiu in a checkout). When neither exists the demo pages
+// load pusher-js from the CDN.
+func pusherJSPath() string {
+	const rel = "node_modules/pusher-js/dist/web/pusher.min.js"
+	candidates := []string{rel}
+	if exe, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", rel))
+	}
+	for _, p := range candidates {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return rel
+}
+
+// demoPublisher is the demo's demo.Publisher: a pusher.Client for the demo
+// app talking to this server over loopback. The client is built on the first
+// trade, because the listening port is known only once New has listened, and
+// rebuilt when the app's credentials change (a rotated secret). It is safe
+// for concurrent use.
+type demoPublisher struct {
+	appID string
+	apps  *apps.Registry
+	addr  func() net.Addr
+	log   *slog.Logger
+
+	mu          sync.Mutex
+	client      *pusher.Client   // guarded by mu; nil until the first trade
+	key, secret string           // guarded by mu: the credentials client uses
+	retired     []*pusher.Client // guarded by mu: replaced clients, still draining until close
+	closed      bool             // guarded by mu
+}
+
+var _ demo.Publisher = (*demoPublisher)(nil)
+
+// TriggerAsync queues the event on the current client.
+func (p *demoPublisher) TriggerAsync(channels []string, event string, data any, opts *pusher.TriggerOptions) error {
+	c, err := p.current()
+	if err != nil {
+		return err
+	}
+	return c.TriggerAsync(channels, event, data, opts)
+}
+
+// current returns the client for the app's current credentials.
+func (p *demoPublisher) current() (*pusher.Client, error) {
+	app, err := p.apps.ByID(p.appID)
+	if err != nil {
+		return nil, fmt.Errorf("demo app %q: %w", p.appID, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, pusher.ErrClosed
+	}
+	if p.client != nil && p.key == app.Key && p.secret == app.Secret {
+		return p.client, nil
+	}
+	c, err := pusher.New(pusher.Options{
+		AppID: app.ID, Key: app.Key, Secret: app.Secret,
+		Host: loopback(p.addr()),
+		OnAsyncError: func(err error) {
+			p.log.Warn("demo trade not published", "app_id", p.appID, "err", err)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo sdk client: %w", err)
+	}
+	if p.client != nil {
+		p.retired = append(p.retired, p.client)
+	}
+	p.client, p.key, p.secret = c, app.Key, app.Secret
+	return c, nil
+}
+
+// close sends what is still queued (within a few seconds) and stops the
+// clients' workers.
+func (p *demoPublisher) close() error {
+	p.mu.Lock()
+	p.closed = true
+	clients := p.retired
+	if p.client != nil {
+		clients = append(clients, p.client)
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, c := range clients {
+		if err := c.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("demo sdk client: close: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loopback returns "host:port" to reach a listener at a from this machine:
+// its own IP, or 127.0.0.1 when it listens on every address.
+func loopback(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := ta.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
+}

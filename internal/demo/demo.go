@@ -1,0 +1,209 @@
+package demo
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"time"
+
+	"github.com/pixiu-io/pixiu/pusher"
+)
+
+// Channel and Event name what the demo publishes: every trade is an Event on
+// Channel, with a Trade as its data.
+const (
+	Channel = "price_channel"
+	Event   = "update"
+)
+
+// PusherJSCDN is the official pusher-js build the pages load when no local
+// copy is installed.
+const PusherJSCDN = "https://js.pusher.com/8.4.0/pusher.min.js"
+
+// localPusherJS is where the pages load pusher-js from when it is served
+// locally.
+const localPusherJS = "/demo/pusher.min.js"
+
+// Publisher publishes events the way an application does. *pusher.Client
+// satisfies it. TriggerAsync must not wait for delivery: it queues the event
+// and returns, failing only when the event is invalid or cannot be queued.
+type Publisher interface {
+	TriggerAsync(channels []string, event string, data any, opts *pusher.TriggerOptions) error
+}
+
+var _ Publisher = (*pusher.Client)(nil)
+
+// Options configure the demo handler.
+type Options struct {
+	// Publisher sends the trades. Required.
+	Publisher Publisher
+	// AppKey is the key of the app the market page connects with; it must be
+	// the key of the app Publisher publishes as. Required.
+	AppKey string
+	// PusherJSPath is the file path of pusher-js's browser build
+	// (node_modules/pusher-js/dist/web/pusher.min.js). When the file can be
+	// read it is served at /demo/pusher.min.js and the pages use it; otherwise
+	// they load PusherJSCDN. Default: none (the CDN).
+	PusherJSPath string
+	// Log receives the demo's log lines. Default: discarded.
+	Log *slog.Logger
+}
+
+//go:embed assets
+var assets embed.FS
+
+// Handler serves the demo pages under /demo/. It is safe for concurrent use.
+type Handler struct {
+	pub      Publisher
+	appKey   string
+	log      *slog.Logger
+	pages    *template.Template
+	pusherJS []byte    // the local pusher-js build; nil when the pages use the CDN
+	loadedAt time.Time // Last-Modified of pusherJS
+	mux      *http.ServeMux
+}
+
+// New returns the demo handler, to be mounted at "/demo/". It reads
+// Options.PusherJSPath once, here.
+func New(opts Options) (*Handler, error) {
+	if opts.Publisher == nil {
+		return nil, errors.New("demo: options: Publisher is required")
+	}
+	if opts.AppKey == "" {
+		return nil, errors.New("demo: options: AppKey is required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	pages, err := template.ParseFS(assets, "assets/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("demo: parse pages: %w", err)
+	}
+	d := &Handler{pub: opts.Publisher, appKey: opts.AppKey, log: opts.Log.With("component", "demo"),
+		pages: pages, mux: http.NewServeMux()}
+	d.loadPusherJS(opts.PusherJSPath)
+	d.routes()
+	return d, nil
+}
+
+// loadPusherJS reads the local pusher-js build; any failure means the CDN.
+func (d *Handler) loadPusherJS(path string) {
+	if path == "" {
+		d.log.Info("pusher-js: no local copy configured, pages load it from the CDN", "url", PusherJSCDN)
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			d.log.Warn("pusher-js: cannot read the local copy, pages load it from the CDN", "path", path, "err", err)
+			return
+		}
+		d.log.Info("pusher-js: not installed (run `npm ci`), pages load it from the CDN", "path", path, "url", PusherJSCDN)
+		return
+	}
+	d.pusherJS, d.loadedAt = b, time.Now()
+	d.log.Info("pusher-js: serving the local copy", "path", path)
+}
+
+func (d *Handler) routes() {
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // the embedded tree always has assets/
+	}
+	d.mux.Handle("GET /demo/{$}", http.RedirectHandler("/demo/market", http.StatusFound))
+	d.mux.HandleFunc("GET /demo/market", d.page("market"))
+	d.mux.HandleFunc("GET /demo/trade", d.page("trade"))
+	d.mux.HandleFunc("POST /demo/trade", d.handle(d.postTrade))
+	d.mux.HandleFunc("GET "+localPusherJS, d.servePusherJS)
+	d.mux.Handle("GET /demo/static/", http.StripPrefix("/demo/static/", http.FileServerFS(staticOnly{static})))
+}
+
+// ServeHTTP implements http.Handler.
+func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	d.mux.ServeHTTP(w, r)
+}
+
+// pageData is what every page template sees.
+type pageData struct {
+	Page     string // "market" or "trade"
+	AppKey   string
+	Channel  string
+	Event    string
+	PusherJS string // URL of the pusher-js script
+	// Trade page only.
+	OK    bool       // the previous trade was published
+	Error string     // why the submitted trade was refused
+	Form  tradeInput // the refused input, to fill the form again
+}
+
+func (d *Handler) data(page string) pageData {
+	src := PusherJSCDN
+	if d.pusherJS != nil {
+		src = localPusherJS
+	}
+	return pageData{Page: page, AppKey: d.appKey, Channel: Channel, Event: Event, PusherJS: src,
+		Form: tradeInput{Side: "buy", Amount: "1"}}
+}
+
+func (d *Handler) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data := d.data(name)
+		data.OK = r.URL.Query().Get("ok") == "1"
+		d.render(w, http.StatusOK, data)
+	}
+}
+
+// render writes a page. Pages are small, so they are rendered into memory
+// first: a template failure becomes a clean 500 instead of half a page.
+func (d *Handler) render(w http.ResponseWriter, status int, data pageData) {
+	var buf bytes.Buffer
+	if err := d.pages.ExecuteTemplate(&buf, data.Page+".html", data); err != nil {
+		d.log.Error("render page", "page", data.Page, "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// contentSecurityPolicy allows the page's own files, pusher-js from the CDN
+// and WebSocket connections back to the page's origin (pusher-js connects to
+// location.host; ws: and wss: cover it whatever the scheme).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' https://js.pusher.com; " +
+	"connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; base-uri 'none'; " +
+	"form-action 'self'; frame-ancestors 'none'"
+
+func (d *Handler) servePusherJS(w http.ResponseWriter, r *http.Request) {
+	if d.pusherJS == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	http.ServeContent(w, r, "pusher.min.js", d.loadedAt, bytes.NewReader(d.pusherJS))
+}
+
+// staticOnly serves the embedded CSS and JavaScript, not the page templates
+// (which are only meaningful rendered) nor directory listings.
+type staticOnly struct{ fs.FS }
+
+func (s staticOnly) Open(name string) (fs.File, error) {
+	switch path.Ext(name) {
+	case ".css", ".js", ".svg":
+		return s.FS.Open(name)
+	}
+	return nil, fs.ErrNotExist
+}

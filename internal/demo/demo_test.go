@@ -1,0 +1,319 @@
+package demo_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/demo"
+	"github.com/pixiu-io/pixiu/pusher"
+)
+
+// recorder is a demo.Publisher that records what it is asked to publish.
+type recorder struct {
+	mu    sync.Mutex
+	calls []call
+	err   error // returned by TriggerAsync when set
+}
+
+type call struct {
+	channels []string
+	event    string
+	data     any
+}
+
+func (r *recorder) TriggerAsync(channels []string, event string, data any, _ *pusher.TriggerOptions) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	r.calls = append(r.calls, call{channels, event, data})
+	return nil
+}
+
+func (r *recorder) published() []call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]call(nil), r.calls...)
+}
+
+func newDemo(t *testing.T, pub demo.Publisher, pusherJSPath string) http.Handler {
+	t.Helper()
+	d, err := demo.New(demo.Options{Publisher: pub, AppKey: "the-app-key", PusherJSPath: pusherJSPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func serve(h http.Handler, method, target string, body url.Values, accept string) *httptest.ResponseRecorder {
+	var req *http.Request
+	if body != nil {
+		req = httptest.NewRequest(method, target, strings.NewReader(body.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, target, nil)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+func TestNewRequiresPublisherAndKey(t *testing.T) {
+	t.Parallel()
+	if _, err := demo.New(demo.Options{AppKey: "k"}); err == nil {
+		t.Error("New without Publisher: no error")
+	}
+	if _, err := demo.New(demo.Options{Publisher: &recorder{}}); err == nil {
+		t.Error("New without AppKey: no error")
+	}
+}
+
+func TestTradePublishesAndRedirects(t *testing.T) {
+	t.Parallel()
+	pub := &recorder{}
+	h := newDemo(t, pub, "")
+	before := time.Now().UTC().Truncate(time.Millisecond)
+	w := serve(h, "POST", "/demo/trade", url.Values{"price": {" 101.25 "}, "amount": {"3"}, "side": {"Sell"}}, "")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/demo/trade?ok=1" {
+		t.Fatalf("got %d Location %q, want 303 to /demo/trade?ok=1; body %s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+	calls := pub.published()
+	if len(calls) != 1 {
+		t.Fatalf("published %d events, want 1", len(calls))
+	}
+	c := calls[0]
+	if len(c.channels) != 1 || c.channels[0] != "price_channel" || c.event != "update" {
+		t.Fatalf("published %q on %q, want update on price_channel", c.event, c.channels)
+	}
+	trade, ok := c.data.(demo.Trade)
+	if !ok {
+		t.Fatalf("data is %T, want demo.Trade", c.data)
+	}
+	if trade.Price != 101.25 || trade.Amount != 3 || trade.Side != "sell" {
+		t.Fatalf("trade = %+v", trade)
+	}
+	at, err := time.Parse(time.RFC3339Nano, trade.Time)
+	if err != nil || at.Before(before) || at.After(time.Now()) {
+		t.Fatalf("trade time %q (%v) is not now", trade.Time, err)
+	}
+	b, _ := json.Marshal(trade)
+	var wire map[string]any
+	if err := json.Unmarshal(b, &wire); err != nil || wire["price"] != 101.25 || wire["side"] != "sell" || wire["amount"] != 3.0 {
+		t.Fatalf("wire form %s", b)
+	}
+}
+
+func TestTradeDefaults(t *testing.T) {
+	t.Parallel()
+	pub := &recorder{}
+	h := newDemo(t, pub, "")
+	w := serve(h, "POST", "/demo/trade", url.Values{"price": {"7"}}, "")
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("got %d: %s", w.Code, w.Body)
+	}
+	trade := pub.published()[0].data.(demo.Trade)
+	if trade.Side != "buy" || trade.Amount != 0 {
+		t.Fatalf("trade = %+v, want side buy and no amount", trade)
+	}
+	if b, _ := json.Marshal(trade); strings.Contains(string(b), "amount") {
+		t.Fatalf("an empty amount is sent: %s", b)
+	}
+}
+
+func TestTradeValidation(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		form url.Values
+		want string // part of the message
+	}{
+		{"no price", url.Values{}, "price is required"},
+		{"blank price", url.Values{"price": {"  "}}, "price is required"},
+		{"text price", url.Values{"price": {"abc"}}, "price must be a number"},
+		{"zero price", url.Values{"price": {"0"}}, "price must be greater than 0"},
+		{"negative price", url.Values{"price": {"-1"}}, "price must be greater than 0"},
+		{"NaN price", url.Values{"price": {"NaN"}}, "price must be a number"},
+		{"infinite price", url.Values{"price": {"Inf"}}, "price must be a number"},
+		{"overflowing price", url.Values{"price": {"1e400"}}, "price must be a number"},
+		{"huge price", url.Values{"price": {"1e13"}}, "price must be at most"},
+		{"bad amount", url.Values{"price": {"1"}, "amount": {"x"}}, "amount must be a number"},
+		{"negative amount", url.Values{"price": {"1"}, "amount": {"-2"}}, "amount must be greater than 0"},
+		{"bad side", url.Values{"price": {"1"}, "side": {"hold"}}, "side must be buy or sell"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pub := &recorder{}
+			h := newDemo(t, pub, "")
+
+			w := serve(h, "POST", "/demo/trade", tc.form, "application/json")
+			if w.Code != http.StatusBadRequest || !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+				t.Fatalf("JSON: got %d %s", w.Code, w.Header().Get("Content-Type"))
+			}
+			var body struct{ Error string }
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || !strings.Contains(body.Error, tc.want) {
+				t.Fatalf("JSON body %s, want an error containing %q", w.Body, tc.want)
+			}
+
+			w = serve(h, "POST", "/demo/trade", tc.form, "text/html,application/xhtml+xml,*/*")
+			if w.Code != http.StatusBadRequest || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+				t.Fatalf("HTML: got %d %s", w.Code, w.Header().Get("Content-Type"))
+			}
+			page := w.Body.String()
+			if !strings.Contains(page, `class="notice error"`) || !strings.Contains(page, "<form") {
+				t.Fatalf("HTML: want the form again with the error, got\n%s", page)
+			}
+			if got := pub.published(); len(got) != 0 {
+				t.Fatalf("published %v for a refused trade", got)
+			}
+		})
+	}
+}
+
+func TestRefusedFormKeepsInput(t *testing.T) {
+	t.Parallel()
+	h := newDemo(t, &recorder{}, "")
+	w := serve(h, "POST", "/demo/trade", url.Values{"price": {"-5"}, "amount": {"4"}, "side": {"sell"}}, "")
+	page := w.Body.String()
+	for _, want := range []string{`value="-5"`, `value="4"`, `value="sell" checked`, "price must be greater than 0"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("refused form lacks %s", want)
+		}
+	}
+}
+
+func TestTradeBodyLimit(t *testing.T) {
+	t.Parallel()
+	h := newDemo(t, &recorder{}, "")
+	w := serve(h, "POST", "/demo/trade", url.Values{"price": {"1"}, "pad": {strings.Repeat("x", 8<<10)}}, "application/json")
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("got %d %s, want 413", w.Code, w.Body)
+	}
+}
+
+func TestTradePublisherErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		hidden string // must not reach the client
+	}{
+		{"queue full", pusher.ErrQueueFull, http.StatusServiceUnavailable, ""},
+		{"closed", pusher.ErrClosed, http.StatusServiceUnavailable, ""},
+		{"other", errors.New("secret internal detail"), http.StatusInternalServerError, "secret internal detail"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newDemo(t, &recorder{err: tc.err}, "")
+			w := serve(h, "POST", "/demo/trade", url.Values{"price": {"1"}}, "application/json")
+			if w.Code != tc.status {
+				t.Fatalf("got %d %s, want %d", w.Code, w.Body, tc.status)
+			}
+			if tc.hidden != "" && strings.Contains(w.Body.String(), tc.hidden) {
+				t.Fatalf("internal error text reached the client: %s", w.Body)
+			}
+		})
+	}
+}
+
+func TestPages(t *testing.T) {
+	t.Parallel()
+	h := newDemo(t, &recorder{}, "")
+	for _, path := range []string{"/demo/market", "/demo/trade"} {
+		w := serve(h, "GET", path, nil, "")
+		if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+			t.Fatalf("GET %s: %d %s", path, w.Code, w.Header().Get("Content-Type"))
+		}
+		if w.Header().Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s: no Content-Security-Policy", path)
+		}
+	}
+	market := serve(h, "GET", "/demo/market", nil, "").Body.String()
+	for _, want := range []string{`data-app-key="the-app-key"`, `data-channel="price_channel"`, `data-event="update"`, `/demo/static/market.js`} {
+		if !strings.Contains(market, want) {
+			t.Errorf("market page lacks %s", want)
+		}
+	}
+	if trade := serve(h, "GET", "/demo/trade", nil, "").Body.String(); strings.Contains(trade, `class="notice ok"`) {
+		t.Error("trade page shows the published notice without ?ok=1")
+	}
+	if trade := serve(h, "GET", "/demo/trade?ok=1", nil, "").Body.String(); !strings.Contains(trade, `class="notice ok"`) {
+		t.Error("trade page with ?ok=1 does not say the trade was published")
+	}
+	if w := serve(h, "GET", "/demo/", nil, ""); w.Code != http.StatusFound || w.Header().Get("Location") != "/demo/market" {
+		t.Errorf("GET /demo/: %d to %q, want a redirect to the market", w.Code, w.Header().Get("Location"))
+	}
+}
+
+func TestStaticFiles(t *testing.T) {
+	t.Parallel()
+	h := newDemo(t, &recorder{}, "")
+	for path, ctype := range map[string]string{
+		"/demo/static/demo.css":  "text/css",
+		"/demo/static/market.js": "text/javascript",
+		"/demo/static/trade.js":  "text/javascript",
+	} {
+		w := serve(h, "GET", path, nil, "")
+		if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), ctype) {
+			t.Errorf("GET %s: %d %s", path, w.Code, w.Header().Get("Content-Type"))
+		}
+	}
+	for _, path := range []string{"/demo/static/market.html", "/demo/static/", "/demo/static/nope.js"} {
+		if w := serve(h, "GET", path, nil, ""); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, w.Code)
+		}
+	}
+}
+
+func TestPusherJSServedWhenInstalled(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pusher.min.js")
+	const js = "/* pusher-js stand-in */ window.Pusher = function () {};"
+	if err := os.WriteFile(path, []byte(js), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newDemo(t, &recorder{}, path)
+	w := serve(h, "GET", "/demo/pusher.min.js", nil, "")
+	if w.Code != http.StatusOK || w.Body.String() != js || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/javascript") {
+		t.Fatalf("GET /demo/pusher.min.js: %d %s %q", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+	market := serve(h, "GET", "/demo/market", nil, "").Body.String()
+	if !strings.Contains(market, `<script src="/demo/pusher.min.js">`) || strings.Contains(market, "js.pusher.com/") {
+		t.Fatalf("market page does not load the local pusher-js:\n%s", market)
+	}
+}
+
+func TestPusherJSFallsBackToCDN(t *testing.T) {
+	t.Parallel()
+	for name, path := range map[string]string{
+		"not configured": "",
+		"not installed":  filepath.Join(t.TempDir(), "node_modules", "pusher.min.js"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newDemo(t, &recorder{}, path)
+			if w := serve(h, "GET", "/demo/pusher.min.js", nil, ""); w.Code != http.StatusNotFound {
+				t.Fatalf("GET /demo/pusher.min.js: %d, want 404", w.Code)
+			}
+			market := serve(h, "GET", "/demo/market", nil, "").Body.String()
+			if !strings.Contains(market, `<script src="`+demo.PusherJSCDN+`">`) {
+				t.Fatalf("market page does not load pusher-js from the CDN:\n%s", market)
+			}
+		})
+	}
+}
