@@ -174,7 +174,7 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 // close sockets with 4200 over the drain window, stop the loops and engine.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.ln) }()
+	go func() { errc <- s.http.Serve(s.transport.Listener(s.ln)) }()
 	s.log.Info("listening", "addr", s.ln.Addr().String())
 	select {
 	case err := <-errc:

@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
@@ -100,70 +97,8 @@ func setDefaultInt(d *int, v int) {
 	}
 }
 
-var upgrader = ws.HTTPUpgrader{
-	Protocol: func(p string) bool { return strings.HasPrefix(p, "pusher-channels-protocol-") },
-}
-
-// ServeHTTP upgrades GET /app/{key} and hands the socket to an event loop.
-// The upgrade always completes; errors are then sent as pusher:error and a
-// close code (protocol.md §1.2).
-func (t *Transport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !isUpgrade(r) {
-		http.Error(w, "this endpoint speaks the Pusher protocol over WebSocket", http.StatusUpgradeRequired)
-		return
-	}
-	nc, rw, _, err := upgrader.Upgrade(r, w)
-	if err != nil {
-		if nc != nil {
-			_ = nc.Close()
-		}
-		return
-	}
-	if t.draining.Load() {
-		reject(nc, protocol.ErrShutdown)
-		return
-	}
-	app, perr := t.admit(r)
-	if perr != nil {
-		reject(nc, perr)
-		return
-	}
-	c := &conn{t: t, socketID: newSocketID()}
-	c.app.Store(app)
-	if perr := t.opts.Hub.Connect(app, c); perr != nil {
-		reject(nc, perr)
-		return
-	}
-	if n := rw.Reader.Buffered(); n > 0 { // frames pipelined behind the handshake
-		early, _ := rw.Reader.Peek(n)
-		c.r().early = append([]byte(nil), early...)
-	}
-	if _, err := t.client.EnrollContext(nc, c); err != nil {
-		t.opts.Hub.Disconnect(app, c, "enroll failed")
-		t.log.Warn("enroll connection", "err", err)
-		_ = nc.Close()
-	}
-}
-
-// RejectPath answers a WebSocket upgrade on an unknown path with 4005.
-func (t *Transport) RejectPath(w http.ResponseWriter, r *http.Request) {
-	nc, _, _, err := upgrader.Upgrade(r, w)
-	if err != nil {
-		if nc != nil {
-			_ = nc.Close()
-		}
-		return
-	}
-	reject(nc, protocol.ErrPathNotFound)
-}
-
-func isUpgrade(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-}
-
-// admit checks the app key and protocol version (protocol.md §1.1).
-func (t *Transport) admit(r *http.Request) (*apps.App, *protocol.Error) {
-	q := r.URL.Query()
+// admit checks the protocol version and the app key (protocol.md §1.1).
+func (t *Transport) admit(key string, q url.Values) (*apps.App, *protocol.Error) {
 	p := q.Get("protocol")
 	if p == "" {
 		return nil, protocol.ErrNoProtocol
@@ -175,24 +110,15 @@ func (t *Transport) admit(r *http.Request) (*apps.App, *protocol.Error) {
 	if v < 4 || v > 7 {
 		return nil, protocol.ErrUnsupportedVersion
 	}
-	app, err := t.opts.Apps.ByKey(r.PathValue("key"))
+	app, err := t.opts.Apps.ByKey(key)
 	if err != nil {
 		return nil, &protocol.Error{Code: protocol.CodeAppNotFound,
-			Message: "App key " + r.PathValue("key") + " not in this cluster. Did you forget to specify the cluster?"}
+			Message: "App key " + key + " not in this cluster. Did you forget to specify the cluster?"}
 	}
 	if !app.Enabled {
 		return nil, protocol.ErrAppDisabled
 	}
 	return app, nil
-}
-
-// reject writes pusher:error and a close frame with the same code, then closes.
-func reject(nc net.Conn, e *protocol.Error) {
-	b := appendFrame(nil, opText, protocol.AppendError(nil, e))
-	b = appendClose(b, e.Code, e.Message)
-	_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	_, _ = nc.Write(b)
-	_ = nc.Close()
 }
 
 // newSocketID returns an unguessable id matching ^\d+\.\d+$.
@@ -208,8 +134,8 @@ func newSocketID() string {
 	return string(buf)
 }
 
-// OnOpen runs on the loop when a socket is enrolled: it sends
-// connection_established and processes frames that arrived with the handshake.
+// OnOpen runs on the loop when a socket is enrolled; it schedules parsing of
+// frames that arrived with the handshake.
 func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := gc.Context().(*conn)
 	c.gc = gc
@@ -218,13 +144,12 @@ func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	t.regMu.Lock()
 	t.conns[c] = struct{}{}
 	t.regMu.Unlock()
-	data := protocol.ConnectionEstablishedData(c.socketID, int(t.opts.ActivityTimeout/time.Second))
-	out := appendFrame(nil, opText, protocol.AppendEvent(nil, protocol.EventConnectionEstablished, "", data, ""))
+	// connection_established went out with the 101 response.
 	if c.rare != nil && len(c.rare.early) > 0 {
 		c.rare.pendingEarly = true
 		c.Send(nil) // schedule a pass that parses the early bytes
 	}
-	return out, gnet.None
+	return nil, gnet.None
 }
 
 // OnTraffic parses and handles every complete frame in the inbound buffer.

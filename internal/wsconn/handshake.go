@@ -1,0 +1,202 @@
+package wsconn
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/protocol"
+)
+
+// request is what the upgrade needs from an HTTP request, whichever path
+// (the fast accept path or net/http) parsed it.
+type request struct {
+	path   string // URL path, e.g. /app/app-key
+	query  url.Values
+	header http.Header
+}
+
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" // RFC 6455 §1.3
+
+// validUpgrade reports why a request is not a WebSocket handshake, or "".
+func validUpgrade(h http.Header) string {
+	switch {
+	case !strings.EqualFold(h.Get("Upgrade"), "websocket"):
+		return "expected Upgrade: websocket"
+	case !headerHasToken(h.Values("Connection"), "upgrade"):
+		return "expected Connection: Upgrade"
+	case h.Get("Sec-Websocket-Version") != "13":
+		return "unsupported Sec-WebSocket-Version (want 13)"
+	case len(h.Get("Sec-Websocket-Key")) != 24:
+		return "bad Sec-WebSocket-Key"
+	}
+	return ""
+}
+
+func headerHasToken(values []string, token string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appendSwitching appends the 101 response (RFC 6455 §4.2.2), selecting a
+// pusher-channels-protocol-N sub-protocol when one is offered (protocol.md §1.1).
+func appendSwitching(dst []byte, h http.Header) []byte {
+	sum := sha1.Sum([]byte(h.Get("Sec-Websocket-Key") + websocketGUID))
+	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	dst = base64.StdEncoding.AppendEncode(dst, sum[:])
+	dst = append(dst, "\r\n"...)
+	for _, v := range h.Values("Sec-Websocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); strings.HasPrefix(p, "pusher-channels-protocol-") {
+				dst = append(dst, "Sec-WebSocket-Protocol: "...)
+				dst = append(dst, p...)
+				dst = append(dst, "\r\n\r\n"...)
+				return dst
+			}
+		}
+	}
+	return append(dst, "\r\n"...)
+}
+
+// upgrade completes the handshake on nc, then admits the connection: the 101
+// response and the first Pusher frame (connection_established, or
+// pusher:error + close) go out in one write. early holds bytes the client sent
+// behind its handshake. It owns nc from here on.
+func (t *Transport) upgrade(nc net.Conn, req request, early []byte) {
+	if why := validUpgrade(req.header); why != "" {
+		writeHTTPError(nc, http.StatusBadRequest, why)
+		return
+	}
+	out := appendSwitching(getBuf(), req.header)
+	perr := t.pathError(req.path)
+	var app = t.admitApp(req, &perr)
+	if perr != nil {
+		out = appendFrame(out, opText, protocol.AppendError(nil, perr))
+		out = appendClose(out, perr.Code, perr.Message)
+		_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		_, _ = nc.Write(out)
+		putBuf(out)
+		_ = nc.Close()
+		return
+	}
+	c := &conn{t: t, socketID: newSocketID()}
+	c.app.Store(app)
+	if perr := t.opts.Hub.Connect(app, c); perr != nil {
+		out = appendFrame(out, opText, protocol.AppendError(nil, perr))
+		out = appendClose(out, perr.Code, perr.Message)
+		_, _ = nc.Write(out)
+		putBuf(out)
+		_ = nc.Close()
+		return
+	}
+	data := protocol.ConnectionEstablishedData(c.socketID, int(t.opts.ActivityTimeout/time.Second))
+	out = appendFrame(out, opText, protocol.AppendEvent(nil, protocol.EventConnectionEstablished, "", data, ""))
+	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err := nc.Write(out)
+	putBuf(out)
+	_ = nc.SetDeadline(time.Time{})
+	if err != nil {
+		t.opts.Hub.Disconnect(app, c, "handshake write failed")
+		_ = nc.Close()
+		return
+	}
+	if len(early) > 0 {
+		c.r().early = append([]byte(nil), early...)
+	}
+	if _, err := t.client.EnrollContext(nc, c); err != nil {
+		t.opts.Hub.Disconnect(app, c, "enroll failed")
+		t.log.Warn("enroll connection", "err", err)
+		_ = nc.Close()
+	}
+}
+
+// pathError returns 4005 unless path is /app/{key}.
+func (t *Transport) pathError(path string) *protocol.Error {
+	rest, ok := strings.CutPrefix(path, "/app/")
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return protocol.ErrPathNotFound
+	}
+	return nil
+}
+
+// admitApp checks draining, the protocol version and the app key unless
+// *perr is already set (protocol.md §1.1–§1.3).
+func (t *Transport) admitApp(req request, perr **protocol.Error) *apps.App {
+	if *perr != nil {
+		return nil
+	}
+	if t.draining.Load() {
+		*perr = protocol.ErrShutdown
+		return nil
+	}
+	app, e := t.admit(strings.TrimPrefix(req.path, "/app/"), req.query)
+	*perr = e
+	return app
+}
+
+func writeHTTPError(nc net.Conn, status int, msg string) {
+	b := []byte("HTTP/1.1 " + itoa(status) + " " + http.StatusText(status) +
+		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " + itoa(len(msg)+1) + "\r\n\r\n" + msg + "\n")
+	_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	_, _ = nc.Write(b)
+	_ = nc.Close()
+}
+
+// ServeHTTP upgrades GET /app/{key} requests that reach net/http (e.g. on a
+// keep-alive connection that first carried a REST call). The fast path in
+// Listener handles connections whose first request is the upgrade.
+func (t *Transport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		http.Error(w, "this endpoint speaks the Pusher protocol over WebSocket", http.StatusUpgradeRequired)
+		return
+	}
+	nc, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	var early []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ = rw.Reader.Peek(n)
+	}
+	t.upgrade(nc, request{path: r.URL.Path, query: r.URL.Query(), header: r.Header}, early)
+}
+
+// RejectPath answers a WebSocket upgrade on an unknown path: the upgrade
+// completes, then 4005 (protocol.md §1.2).
+func (t *Transport) RejectPath(w http.ResponseWriter, r *http.Request) {
+	t.ServeHTTP(w, r)
+}
+
+// fastUpgrade serves a connection whose first request line starts with
+// "GET /app/": it parses the request from br and upgrades without net/http.
+func (t *Transport) fastUpgrade(nc net.Conn, br *bufio.Reader) {
+	defer putReader(br)
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r, err := http.ReadRequest(br)
+	if err != nil {
+		writeHTTPError(nc, http.StatusBadRequest, "malformed HTTP request")
+		return
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeHTTPError(nc, http.StatusUpgradeRequired, "this endpoint speaks the Pusher protocol over WebSocket")
+		return
+	}
+	var early []byte
+	if n := br.Buffered(); n > 0 {
+		early, _ = br.Peek(n)
+	}
+	t.upgrade(nc, request{path: r.URL.Path, query: r.URL.Query(), header: r.Header}, early)
+}
