@@ -101,6 +101,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if err := s.startPprof(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("pprof: %w", err)
+	}
 	return s, nil
 }
 
