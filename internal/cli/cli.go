@@ -20,6 +20,8 @@ Usage:
   pixiu trigger --channel C --event E --data JSON [--app-id … --key … --secret …]
   pixiu channels [--prefix P] [--info user_count]
   pixiu users --channel presence-…
+  pixiu webhooks status | dead-letters [--app ID] [--json] | replay (ID ... | --all)
+  pixiu apps create NAME | list | show ID | update ID --flag… | rotate-secret ID | delete ID
   pixiu config check FILE | pixiu config default
   pixiu version
 `
@@ -40,8 +42,12 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return runChannels(ctx, rest, getenv, stdout, stderr)
 	case "users":
 		return runUsers(ctx, rest, getenv, stdout, stderr)
+	case "webhooks":
+		return runWebhooks(ctx, rest, getenv, stdout, stderr)
 	case "config":
 		return runConfig(rest, getenv, stdout, stderr)
+	case "apps":
+		return runApps(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pixiu", Version)
 		return 0

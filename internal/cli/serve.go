@@ -19,6 +19,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	port := fs.Int("port", 0, "port to listen on (env PIXIU_PORT, default 6001)")
 	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
 	demo := fs.String("demo", "", "serve the exchange demo under /demo (true/false, env PIXIU_DEMO, default true)")
+	clusterURL := fs.String("cluster", "", "join a cluster through Redis, e.g. redis://127.0.0.1:6379/0 (env PIXIU_CLUSTER, default single node)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -32,6 +33,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *port != 0 {
 		cfg.Port = *port
+	}
+	if *clusterURL != "" {
+		cfg.Cluster.Redis = *clusterURL
 	}
 	if *demo != "" {
 		b, err := strconv.ParseBool(*demo)

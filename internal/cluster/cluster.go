@@ -24,7 +24,30 @@ type Message struct {
 	UserID  string // set on presence client events and member events
 	// ExcludeSocket is a socket id that must not receive the message.
 	ExcludeSocket string
+	// Notice, when not zero, makes the message a notice to the hub instead of
+	// a channel event: it is never delivered to sockets (see Notice).
+	Notice Notice
 }
+
+// Notice is what a non-event Message tells the hub.
+type Notice uint8
+
+// Notices. A Message published with an empty Channel reaches every node
+// (TerminateUser). The lifecycle notices are handed by an engine to its own
+// handler only, exactly once cluster-wide, when the engine itself changed
+// cluster state on behalf of a node that cannot: it removed a dead node's
+// members and subscriptions, or re-registered its own after Redis lost them.
+// The engine has already published the matching client events
+// (member_added/member_removed); the hub only reports them to its Observer
+// so webhooks fire.
+const (
+	NoticeNone            Notice = iota
+	NoticeTerminateUser          // close m.UserID's connections of m.AppID (4009)
+	NoticeMemberAdded            // m.UserID joined presence channel m.Channel
+	NoticeMemberRemoved          // m.UserID left presence channel m.Channel
+	NoticeChannelOccupied        // m.Channel went from 0 to ≥ 1 subscriptions
+	NoticeChannelVacated         // m.Channel went to 0 subscriptions
+)
 
 // Handler receives messages for channels this node listens to. It must not
 // block on network I/O.
@@ -33,12 +56,16 @@ type Handler func(Message)
 // Broker carries messages between nodes.
 type Broker interface {
 	// Publish delivers m to every node listening to m.AppID/m.Channel, this
-	// node included (through its Handler), in order per channel. An error
-	// means the message may not have reached other nodes.
+	// node included (through its Handler), in order per channel and exactly
+	// once per listening node. A message with an empty Channel reaches every
+	// node. An error means the message may not have reached other nodes.
 	Publish(ctx context.Context, m Message) error
-	// Listen makes this node receive messages for a channel. The hub calls it
-	// when the channel gets its first local subscriber and Unlisten after the
-	// last one leaves; engines may batch the underlying subscriptions.
+	// Listen makes this node receive messages for a channel. Listen and
+	// Unlisten are reference-counted by the engine: the hub calls Listen for
+	// every local subscription before it confirms it to the client, and
+	// Unlisten once for each when it ends. When Listen returns nil, every
+	// message published afterwards reaches this node's handler. Engines may
+	// batch the underlying subscriptions.
 	Listen(appID, channel string) error
 	Unlisten(appID, channel string) error
 }
@@ -63,7 +90,9 @@ type Presence interface {
 type Subscriptions interface {
 	// AddSubscriptions changes the channel's subscription count by delta and
 	// returns the new cluster-wide count; the transition to 1 (occupied) and
-	// to 0 (vacated) is observed by exactly one caller.
+	// to 0 (vacated) is observed by exactly one caller. A delta that would
+	// take this node's own count below zero changes nothing and returns an
+	// error, so callers never mistake it for a transition.
 	AddSubscriptions(ctx context.Context, appID, channel string, delta int) (count int, err error)
 	// SubscriptionCount returns the channel's current count.
 	SubscriptionCount(ctx context.Context, appID, channel string) (int, error)
@@ -86,11 +115,26 @@ type Cache interface {
 	GetCache(ctx context.Context, appID, channel string) (ev CachedEvent, ok bool, err error)
 }
 
-// Counters are cluster-wide integer counters (connections, daily messages).
+// Counters are cluster-wide integer counters (daily messages, usage).
 type Counters interface {
 	// Add adds delta to the counter named key and returns the new value.
 	// Counters with a ttl expire that long after their first increment.
+	// Add(ctx, key, 0, ttl) reads a counter.
 	Add(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
+	// AddAsync adds delta to the counter eventually, without I/O on the
+	// caller's goroutine: engines may sum increments per node and flush them
+	// about once a second. Use it on hot paths (counting deliveries).
+	AddAsync(key string, delta int64, ttl time.Duration)
+}
+
+// Connections are cluster-wide connection counts per app, kept without a
+// round trip per connection: each node counts its own and engines exchange
+// the totals in the background (about once a second).
+type Connections interface {
+	// AddConnections changes this node's connection count of an app by delta
+	// and returns the cluster-wide count: this node's exact count plus the
+	// other nodes' as last exchanged. It does no I/O.
+	AddConnections(appID string, delta int) int
 }
 
 // Engine is everything a node needs from the cluster.
@@ -100,6 +144,7 @@ type Engine interface {
 	Subscriptions
 	Cache
 	Counters
+	Connections
 	// Ready reports whether the engine can currently serve (e.g. Redis reachable).
 	Ready() error
 	// Close releases the engine's resources; it is idempotent.

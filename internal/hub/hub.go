@@ -112,6 +112,10 @@ func (h *Hub) observe(e Event) {
 // once. It is the engine's handler and runs on the publishing goroutine (in
 // memory) or the engine's receive goroutine (Redis).
 func (h *Hub) Deliver(m cluster.Message) {
+	if m.Notice != cluster.NoticeNone { // cluster notices never reach sockets (cluster.go)
+		h.notice(m)
+		return
+	}
 	k := chanKey{m.AppID, m.Channel}
 	s := h.shardFor(k)
 	bp := h.framePool.Get().(*[]byte)
@@ -154,9 +158,13 @@ func (h *Hub) Connect(app *apps.App, c Client) *protocol.Error {
 	if !ok {
 		v, _ = h.conns.LoadOrStore(app.ID, new(atomic.Int64))
 	}
-	n := v.(*atomic.Int64).Add(1)
-	if app.MaxConnections > 0 && n > int64(app.MaxConnections) {
+	v.(*atomic.Int64).Add(1)
+	// The limit is cluster-wide: the engine adds the other nodes' counts,
+	// exchanged in the background (no round trip per connection).
+	n := h.engine.AddConnections(app.ID, 1)
+	if app.MaxConnections > 0 && n > app.MaxConnections {
 		v.(*atomic.Int64).Add(-1)
+		h.engine.AddConnections(app.ID, -1)
 		return protocol.ErrOverQuota
 	}
 	h.observe(Event{Kind: Connected, AppID: app.ID, SocketID: c.SocketID()})
@@ -169,6 +177,7 @@ func (h *Hub) Disconnect(app *apps.App, c Client, reason string) {
 	if v, ok := h.conns.Load(app.ID); ok {
 		v.(*atomic.Int64).Add(-1)
 	}
+	h.engine.AddConnections(app.ID, -1)
 	h.observe(Event{Kind: Disconnected, AppID: app.ID, SocketID: c.SocketID(), Reason: reason})
 }
 
@@ -189,27 +198,25 @@ var ErrMemberLimit = errors.New("hub: presence channel member limit reached")
 func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name string, member *protocol.Member) error {
 	kind := protocol.ParseChannel(name)
 	socketID := c.SocketID()
-	data := "{}"
-	first := false
-	if member != nil {
-		if app.MaxPresenceMembers > 0 {
-			n, err := h.engine.MemberCount(ctx, app.ID, name)
-			if err != nil {
-				return err
-			}
-			if n >= app.MaxPresenceMembers && !h.isMember(ctx, app.ID, name, member.UserID) {
-				return ErrMemberLimit
-			}
+	// Cluster: every engine step comes before the client is added locally
+	// and told subscription_succeeded, and a failure undoes the steps taken,
+	// so a refused subscription leaves no state on any node. Listen comes
+	// first: once it returns, every later publish reaches this node.
+	if err := h.engine.Listen(app.ID, name); err != nil {
+		return err
+	}
+	data, first, err := h.joinPresence(ctx, app, name, socketID, member)
+	if err != nil {
+		_ = h.engine.Unlisten(app.ID, name)
+		return err
+	}
+	count, err := h.engine.AddSubscriptions(ctx, app.ID, name, 1)
+	if err != nil {
+		if member != nil {
+			_, _ = h.engine.RemoveMember(ctx, app.ID, name, socketID, member.UserID)
 		}
-		var err error
-		if first, err = h.engine.AddMember(ctx, app.ID, name, socketID, *member); err != nil {
-			return err
-		}
-		members, err := h.engine.Members(ctx, app.ID, name)
-		if err != nil {
-			return err
-		}
-		data = protocol.PresenceData(members)
+		_ = h.engine.Unlisten(app.ID, name)
+		return err
 	}
 
 	k := chanKey{app.ID, name}
@@ -218,8 +225,7 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 	frame := protocol.AppendEvent((*bp)[:0], protocol.EventSubscriptionSucceeded, name, data, "")
 	s.mu.Lock()
 	ch := s.channels[k]
-	newLocal := ch == nil
-	if newLocal {
+	if ch == nil {
 		ch = &channel{clients: make(map[Client]struct{}, 1)}
 		s.channels[k] = ch
 	}
@@ -230,36 +236,53 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 	*bp = frame
 	h.framePool.Put(bp)
 
-	if newLocal {
-		if err := h.engine.Listen(app.ID, name); err != nil {
-			return err
-		}
-	}
-	count, err := h.engine.AddSubscriptions(ctx, app.ID, name, 1)
-	if err != nil {
-		return err
-	}
 	if count == 1 {
 		h.observe(Event{Kind: ChannelOccupied, AppID: app.ID, Channel: name})
 	}
 	h.observe(Event{Kind: Subscribed, AppID: app.ID, Channel: name, SocketID: socketID})
 	if member != nil && first {
 		h.observe(Event{Kind: MemberAdded, AppID: app.ID, Channel: name, UserID: member.UserID})
-		err := h.engine.Publish(ctx, cluster.Message{AppID: app.ID, Channel: name,
+		// The subscription stands from here on (an error would leave the
+		// client subscribed here but not in its transport); if the engine
+		// cannot publish, the other members miss this member_added.
+		_ = h.engine.Publish(ctx, cluster.Message{AppID: app.ID, Channel: name,
 			Event: protocol.EventMemberAdded, Data: protocol.MemberAddedData(*member), ExcludeSocket: socketID})
-		if err != nil {
-			return err
-		}
 	}
 	if kind.Cache {
-		if err := h.sendCache(ctx, app.ID, name, c); err != nil {
-			return err
-		}
+		_ = h.sendCache(ctx, app.ID, name, c) // the subscription stands, as above
 	}
 	if app.SubscriptionCount && kind.Kind != protocol.Presence {
 		h.sendSubscriptionCount(ctx, app.ID, name, count, false)
 	}
 	return nil
+}
+
+// joinPresence records member's socket in a presence channel (nil member:
+// not a presence subscription) and returns the subscription_succeeded data
+// and whether the user is new to the channel.
+func (h *Hub) joinPresence(ctx context.Context, app *apps.App, name, socketID string, member *protocol.Member) (string, bool, error) {
+	if member == nil {
+		return "{}", false, nil
+	}
+	if app.MaxPresenceMembers > 0 {
+		n, err := h.engine.MemberCount(ctx, app.ID, name)
+		if err != nil {
+			return "", false, err
+		}
+		if n >= app.MaxPresenceMembers && !h.isMember(ctx, app.ID, name, member.UserID) {
+			return "", false, ErrMemberLimit
+		}
+	}
+	first, err := h.engine.AddMember(ctx, app.ID, name, socketID, *member)
+	if err != nil {
+		return "", false, err
+	}
+	members, err := h.engine.Members(ctx, app.ID, name)
+	if err != nil {
+		_, _ = h.engine.RemoveMember(ctx, app.ID, name, socketID, member.UserID)
+		return "", false, err
+	}
+	return protocol.PresenceData(members), first, nil
 }
 
 func (h *Hub) isMember(ctx context.Context, appID, channel, userID string) bool {
@@ -336,9 +359,7 @@ func (h *Hub) Unsubscribe(ctx context.Context, app *apps.App, c Client, name, us
 	s.mu.Unlock()
 
 	socketID := c.SocketID()
-	if emptyLocal {
-		_ = h.engine.Unlisten(app.ID, name)
-	}
+	_ = h.engine.Unlisten(app.ID, name) // one per Subscribe (cluster.Broker)
 	h.observe(Event{Kind: Unsubscribed, AppID: app.ID, Channel: name, SocketID: socketID})
 	if userID != "" {
 		last, err := h.engine.RemoveMember(ctx, app.ID, name, socketID, userID)

@@ -1,8 +1,11 @@
 package hub
 
 import (
+	"context"
 	"sync"
+	"time"
 
+	"github.com/pixiu-io/pixiu/internal/cluster"
 	"github.com/pixiu-io/pixiu/internal/protocol"
 )
 
@@ -105,9 +108,19 @@ func (h *Hub) SignOut(appID string, c Client, userID string, watchlist []string)
 	}
 }
 
-// TerminateUser closes every local connection signed in as userID
-// (protocol.md §3.10: 4009). It returns how many it closed.
+// TerminateUser closes every connection signed in as userID on every node
+// (protocol.md §3.10: 4009): this node's at once, the other nodes' through a
+// cluster notice. It returns how many it closed on this node.
 func (h *Hub) TerminateUser(appID, userID string) int {
+	n := h.terminateLocal(appID, userID)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, UserID: userID, Notice: cluster.NoticeTerminateUser})
+	return n
+}
+
+// terminateLocal closes this node's connections signed in as userID.
+func (h *Hub) terminateLocal(appID, userID string) int {
 	u := &h.users
 	u.mu.Lock()
 	var list []Client

@@ -35,6 +35,11 @@ type Options struct {
 	// Admit, if set, is asked before each publish (quotas); an *Error it
 	// returns is sent to the client.
 	Admit func(ctx context.Context, app *apps.App, messages int) error
+	// OnError, if set, is told about every request refused with an error
+	// (bad signature, disabled app, over quota, invalid body, …) with the
+	// app id of its path, for the console's debug stream. It must be cheap
+	// and must not block.
+	OnError func(appID string, status int, message string)
 }
 
 // API is the REST API handler.
@@ -101,9 +106,21 @@ func (a *API) handle(pattern string, h handlerFunc) {
 			err = h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
 		}
 		if err != nil {
+			a.reportError(r, err)
 			writeError(w, a.log, err)
 		}
 	})
+}
+
+func (a *API) reportError(r *http.Request, err error) {
+	if a.opts.OnError == nil {
+		return
+	}
+	var ae *Error
+	if !errors.As(err, &ae) {
+		ae = &Error{Status: http.StatusInternalServerError, Message: "internal server error"}
+	}
+	a.opts.OnError(r.PathValue("app_id"), ae.Status, r.Method+" "+r.URL.Path+": "+ae.Message)
 }
 
 func (a *API) authenticate(r *http.Request) (*request, error) {

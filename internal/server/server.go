@@ -19,6 +19,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/restapi"
+	"github.com/pixiu-io/pixiu/internal/webhook"
 	"github.com/pixiu-io/pixiu/internal/wsconn"
 )
 
@@ -35,6 +36,9 @@ type Server struct {
 	demoApp   *apps.App      // the app the demo publishes as; nil when the demo is off
 	closers   []func() error // run in reverse order by Close
 	closeOnce sync.Once
+	appState  // wire_console.go: app store, usage counting, debug tap, console
+
+	webhooks *webhook.Sender // set by wireWebhooks
 }
 
 // New builds every part from cfg and listens on cfg.Addr(). Call Run to serve.
@@ -82,6 +86,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxEventNameLen:   cfg.Limits.MaxEventNameLen,
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
 		Admit:             s.admitPublish(),
+		OnError:           s.onAPIError(),
 	})
 	handler, err := s.routes(api)
 	if err != nil {
@@ -96,6 +101,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	s.http.RegisterOnShutdown(s.stopConsoleStreams)
 	s.ln, err = net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		s.Close()

@@ -4,9 +4,11 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/cluster"
@@ -42,7 +44,11 @@ type Engine struct {
 	subs     map[chanKey]int
 	cache    map[chanKey]cacheEntry
 	counters map[string]*counter
+
+	conns sync.Map // app → *atomic.Int64 connections
 }
+
+var errNegative = errors.New("memory: subscription count would go below zero")
 
 // New returns an engine delivering published messages to h.
 func New(h cluster.Handler) *Engine {
@@ -139,7 +145,10 @@ func (e *Engine) AddSubscriptions(_ context.Context, appID, channel string, delt
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := e.subs[k] + delta
-	if n <= 0 {
+	if n < 0 {
+		return e.subs[k], errNegative
+	}
+	if n == 0 {
 		delete(e.subs, k)
 		return 0, nil
 	}
@@ -207,6 +216,21 @@ func (e *Engine) Add(_ context.Context, key string, delta int64, ttl time.Durati
 	}
 	c.v += delta
 	return c.v, nil
+}
+
+// AddAsync implements cluster.Counters; in memory it applies at once.
+func (e *Engine) AddAsync(key string, delta int64, ttl time.Duration) {
+	_, _ = e.Add(context.Background(), key, delta, ttl)
+}
+
+// AddConnections implements cluster.Connections: the only node's count.
+// It takes no lock (it runs on every connect).
+func (e *Engine) AddConnections(appID string, delta int) int {
+	v, ok := e.conns.Load(appID)
+	if !ok {
+		v, _ = e.conns.LoadOrStore(appID, new(atomic.Int64))
+	}
+	return int(v.(*atomic.Int64).Add(int64(delta)))
 }
 
 // Ready always succeeds.

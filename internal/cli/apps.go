@@ -1,0 +1,429 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/store"
+)
+
+const appsUsage = `usage: pixiu apps COMMAND [flags]
+
+Commands (on the store of the config: --config FILE or PIXIU_CONFIG, PIXIU_STORE_PATH, PIXIU_STORE_DSN):
+  create NAME [settings]       create an app with a generated id, key and secret
+  list                         list the apps (config-file apps are read-only)
+  show ID                      show an app's credentials, settings and today's usage
+  update ID [settings]         change settings, e.g. --enabled=false --quota 200000
+  rotate-secret ID             give the app a new secret (the old one stops working)
+  delete ID                    delete the app and its usage (its connections are closed)
+
+Settings flags: --name, --enabled, --client-events, --user-auth, --subscription-count,
+  --max-connections, --max-presence-members, --max-client-events-per-second, --quota
+Common flags: --config FILE, --json
+A running server picks up changes within 2 seconds.
+`
+
+// appsCmd is one run of `pixiu apps`.
+type appsCmd struct {
+	cfg    config.Config
+	store  *store.Store
+	json   bool
+	stdout io.Writer
+}
+
+// runApps runs `pixiu apps …`.
+func runApps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, appsUsage)
+		return 2
+	}
+	sub, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("apps "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var sf settingsFlags
+	if sub == "create" || sub == "update" {
+		sf.register(fs)
+	}
+	pos, err := parseInterleaved(fs, rest)
+	if err != nil {
+		return 2
+	}
+	want := map[string]int{"create": 1, "list": 0, "show": 1, "update": 1, "rotate-secret": 1, "delete": 1}
+	n, known := want[sub]
+	if !known {
+		fmt.Fprintf(stderr, "pixiu apps: unknown command %q\n\n%s", sub, appsUsage)
+		return 2
+	}
+	if len(pos) != n {
+		fmt.Fprintf(stderr, "pixiu apps %s: want %d argument(s), got %d\n\n%s", sub, n, len(pos), appsUsage)
+		return 2
+	}
+	cfg, err := config.Load(*file, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "pixiu:", err)
+		return 1
+	}
+	if len(cfg.Apps) == 0 { // as `pixiu serve` does
+		cfg.Apps = []config.App{config.DefaultApp()}
+		cfg.ApplyDefaults()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{Path: cfg.Store.Path, DSN: cfg.Store.DSN, Reserved: reservedIn(cfg.Apps)})
+	if err != nil {
+		fmt.Fprintln(stderr, "pixiu:", err)
+		return 1
+	}
+	defer st.Close()
+	c := &appsCmd{cfg: cfg, store: st, json: *asJSON, stdout: stdout}
+	switch sub {
+	case "create":
+		sf.name = &pos[0]
+		err = c.create(ctx, sf.settings(fs))
+	case "list":
+		err = c.list(ctx)
+	case "show":
+		err = c.show(ctx, pos[0])
+	case "update":
+		err = c.update(ctx, pos[0], sf.settings(fs))
+	case "rotate-secret":
+		err = c.rotate(ctx, pos[0])
+	case "delete":
+		err = c.delete(ctx, pos[0])
+	}
+	return reportAppsError(stderr, err)
+}
+
+// parseInterleaved parses flags wherever they stand among the positional
+// arguments ("create NAME --quota 5" and "create --quota 5 NAME").
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func reportAppsError(stderr io.Writer, err error) int {
+	var fe store.FieldErrors
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &fe):
+		fmt.Fprintln(stderr, "pixiu apps: invalid settings:")
+		keys := make([]string, 0, len(fe))
+		for k := range fe {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(stderr, "  %s: %s\n", k, fe[k])
+		}
+		return 2
+	}
+	fmt.Fprintln(stderr, "pixiu apps:", err)
+	return 1
+}
+
+func reservedIn(list []config.App) func(id, key string) bool {
+	return func(id, key string) bool {
+		for _, a := range list {
+			if a.ID == id || a.Key == key {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// settingsFlags are the app settings a command may set; only the flags
+// given on the command line are applied.
+type settingsFlags struct {
+	name                               *string
+	enabled, clientEvents, userAuth    bool
+	subscriptionCount                  bool
+	maxConns, maxPresence, maxClientPS int
+	quota                              int64
+}
+
+func (sf *settingsFlags) register(fs *flag.FlagSet) {
+	fs.Func("name", "app name", func(v string) error { sf.name = &v; return nil })
+	fs.BoolVar(&sf.enabled, "enabled", true, "accept connections and publishes (false closes them with 4003)")
+	fs.BoolVar(&sf.clientEvents, "client-events", false, "allow client-* events on private and presence channels")
+	fs.BoolVar(&sf.userAuth, "user-auth", false, "user authentication (reserved: sign-in is always available)")
+	fs.BoolVar(&sf.subscriptionCount, "subscription-count", false, "send pusher_internal:subscription_count")
+	fs.IntVar(&sf.maxConns, "max-connections", 0, "max concurrent connections, 0 = unlimited (4004 past it)")
+	fs.IntVar(&sf.maxPresence, "max-presence-members", store.DefaultMaxPresenceMembers, "members per presence channel")
+	fs.IntVar(&sf.maxClientPS, "max-client-events-per-second", store.DefaultMaxClientEventsPS, "per connection (4301 past it)")
+	fs.Int64Var(&sf.quota, "quota", 0, "daily message quota, 0 = unlimited (REST publishes get 403 past it)")
+}
+
+// settings returns the settings for the flags that were given.
+func (sf *settingsFlags) settings(fs *flag.FlagSet) store.Settings {
+	st := store.Settings{Name: sf.name}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "enabled":
+			st.Enabled = &sf.enabled
+		case "client-events":
+			st.ClientEvents = &sf.clientEvents
+		case "user-auth":
+			st.UserAuth = &sf.userAuth
+		case "subscription-count":
+			st.SubscriptionCount = &sf.subscriptionCount
+		case "max-connections":
+			st.MaxConnections = &sf.maxConns
+		case "max-presence-members":
+			st.MaxPresenceMembers = &sf.maxPresence
+		case "max-client-events-per-second":
+			st.MaxClientEventsPerSecond = &sf.maxClientPS
+		case "quota":
+			st.DailyMessageQuota = &sf.quota
+		}
+	})
+	return st
+}
+
+// configApp returns the config file's app with id, if any.
+func (c *appsCmd) configApp(id string) *apps.App {
+	for _, a := range c.cfg.Apps {
+		if a.ID == id {
+			return &apps.App{ID: a.ID, Key: a.Key, Secret: a.Secret, Name: a.Name, Enabled: a.Enabled == nil || *a.Enabled,
+				ClientEvents: a.ClientEvents, UserAuth: a.UserAuth, SubscriptionCount: a.SubscriptionCount,
+				MaxConnections: a.MaxConnections, MaxPresenceMembers: a.MaxPresenceMembers,
+				MaxClientEventsPerSecond: a.MaxClientEventsPS, DailyMessageQuota: a.DailyMessageQuota, ReadOnly: true}
+		}
+	}
+	return nil
+}
+
+// writable refuses ids of config-file apps.
+func (c *appsCmd) writable(id string) error {
+	if c.configApp(id) != nil {
+		return fmt.Errorf("app %s comes from the config file and is read-only: change it there", id)
+	}
+	return nil
+}
+
+func notFound(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no app with id %q in the store (see `pixiu apps list`)", id)
+	}
+	return err
+}
+
+func (c *appsCmd) create(ctx context.Context, st store.Settings) error {
+	a, err := c.store.CreateApp(ctx, st)
+	if err != nil {
+		return err
+	}
+	return c.print(ctx, a, "Created app")
+}
+
+func (c *appsCmd) show(ctx context.Context, id string) error {
+	a := c.configApp(id)
+	if a == nil {
+		var err error
+		if a, err = c.store.App(ctx, id); err != nil {
+			return notFound(id, err)
+		}
+	}
+	return c.print(ctx, a, "App")
+}
+
+func (c *appsCmd) update(ctx context.Context, id string, st store.Settings) error {
+	if err := c.writable(id); err != nil {
+		return err
+	}
+	a, err := c.store.UpdateApp(ctx, id, st)
+	if err != nil {
+		return notFound(id, err)
+	}
+	return c.print(ctx, a, "Updated app")
+}
+
+func (c *appsCmd) rotate(ctx context.Context, id string) error {
+	if err := c.writable(id); err != nil {
+		return err
+	}
+	a, err := c.store.RotateSecret(ctx, id)
+	if err != nil {
+		return notFound(id, err)
+	}
+	return c.print(ctx, a, "New secret for app")
+}
+
+func (c *appsCmd) delete(ctx context.Context, id string) error {
+	if err := c.writable(id); err != nil {
+		return err
+	}
+	a, err := c.store.App(ctx, id)
+	if err != nil {
+		return notFound(id, err)
+	}
+	if err := c.store.DeleteApp(ctx, id); err != nil {
+		return notFound(id, err)
+	}
+	if c.json {
+		return json.NewEncoder(c.stdout).Encode(map[string]any{"deleted": id})
+	}
+	fmt.Fprintf(c.stdout, "Deleted app %s (%s). Running servers close its connections within 2 seconds.\n", id, a.Name)
+	return nil
+}
+
+func (c *appsCmd) list(ctx context.Context) error {
+	stored, err := c.store.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	var all []*apps.App
+	for _, a := range c.cfg.Apps {
+		all = append(all, c.configApp(a.ID))
+	}
+	all = append(all, stored...)
+	totals, err := c.store.UsageTotals(ctx, today())
+	if err != nil {
+		return err
+	}
+	if c.json {
+		out := make([]jsonApp, len(all))
+		for i, a := range all {
+			out[i] = toJSONApp(a, totals[a.ID].Messages)
+		}
+		return json.NewEncoder(c.stdout).Encode(out)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKEY\tNAME\tSTATUS\tMESSAGES TODAY\tSOURCE")
+	for _, a := range all {
+		status, source := "enabled", "store"
+		if !a.Enabled {
+			status = "disabled"
+		}
+		if a.ReadOnly {
+			source = "config (read-only)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Key, a.Name, status, usageText(totals[a.ID].Messages, a.DailyMessageQuota), source)
+	}
+	return tw.Flush()
+}
+
+func today() time.Time {
+	now := time.Now().UTC()
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func usageText(used, quota int64) string {
+	if quota == 0 {
+		return strconv.FormatInt(used, 10)
+	}
+	return strconv.FormatInt(used, 10) + " / " + strconv.FormatInt(quota, 10)
+}
+
+type jsonApp struct {
+	ID                       string `json:"id"`
+	Key                      string `json:"key"`
+	Secret                   string `json:"secret"`
+	Name                     string `json:"name"`
+	Enabled                  bool   `json:"enabled"`
+	ClientEvents             bool   `json:"client_events"`
+	UserAuth                 bool   `json:"user_auth"`
+	SubscriptionCount        bool   `json:"subscription_count"`
+	MaxConnections           int    `json:"max_connections"`
+	MaxPresenceMembers       int    `json:"max_presence_members"`
+	MaxClientEventsPerSecond int    `json:"max_client_events_per_second"`
+	DailyMessageQuota        int64  `json:"daily_message_quota"`
+	ReadOnly                 bool   `json:"read_only"`
+	MessagesToday            int64  `json:"messages_today"`
+}
+
+func toJSONApp(a *apps.App, messages int64) jsonApp {
+	return jsonApp{ID: a.ID, Key: a.Key, Secret: a.Secret, Name: a.Name, Enabled: a.Enabled,
+		ClientEvents: a.ClientEvents, UserAuth: a.UserAuth, SubscriptionCount: a.SubscriptionCount,
+		MaxConnections: a.MaxConnections, MaxPresenceMembers: a.MaxPresenceMembers,
+		MaxClientEventsPerSecond: a.MaxClientEventsPerSecond, DailyMessageQuota: a.DailyMessageQuota,
+		ReadOnly: a.ReadOnly, MessagesToday: messages}
+}
+
+// print shows an app with what a user pastes into their code.
+func (c *appsCmd) print(ctx context.Context, a *apps.App, title string) error {
+	totals, err := c.store.UsageTotals(ctx, today())
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return json.NewEncoder(c.stdout).Encode(toJSONApp(a, totals[a.ID].Messages))
+	}
+	host, port := c.endpoint()
+	onOff := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	limit := func(n int64) string {
+		if n == 0 {
+			return "unlimited"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	w := c.stdout
+	fmt.Fprintf(w, "%s %q", title, a.Name)
+	if a.ReadOnly {
+		fmt.Fprint(w, " (from the config file, read-only)")
+	}
+	fmt.Fprintf(w, "\n\n  app_id  %s\n  key     %s\n  secret  %s\n\n", a.ID, a.Key, a.Secret)
+	fmt.Fprintf(w, "  enabled %s · client events %s · subscription count %s · max connections %s · "+
+		"daily quota %s · messages today %d\n\n", onOff(a.Enabled), onOff(a.ClientEvents), onOff(a.SubscriptionCount),
+		limit(int64(a.MaxConnections)), limit(a.DailyMessageQuota), totals[a.ID].Messages)
+	fmt.Fprintf(w, `Browser (pusher-js):
+  const pusher = new Pusher('%[2]s', {
+    cluster: 'mt1', wsHost: '%[4]s', wsPort: %[5]s, forceTLS: false, enabledTransports: ['ws', 'wss'],
+  });
+  pusher.subscribe('my-channel').bind('my-event', (data) => console.log(data));
+
+Server (Node SDK):
+  const pusher = new Pusher({ appId: '%[1]s', key: '%[2]s', secret: '%[3]s',
+                              host: '%[4]s', port: '%[5]s', useTLS: false });
+  await pusher.trigger('my-channel', 'my-event', { message: 'hello world' });
+
+Server (Go, github.com/pixiu-io/pixiu/pusher):
+  client, err := pusher.New(pusher.Options{AppID: "%[1]s", Key: "%[2]s", Secret: "%[3]s", Host: "%[4]s:%[5]s"})
+
+Environment (pixiu trigger and your app server):
+  PIXIU_APP_ID=%[1]s PIXIU_APP_KEY=%[2]s PIXIU_APP_SECRET=%[3]s
+`, a.ID, a.Key, a.Secret, host, port)
+	return nil
+}
+
+// endpoint is where clients reach the configured server.
+func (c *appsCmd) endpoint() (string, string) {
+	host := c.cfg.Host
+	if isWildcardHost(host) {
+		host = "127.0.0.1"
+	}
+	if strings.Contains(host, ":") && net.ParseIP(host) != nil {
+		host = "[" + host + "]"
+	}
+	return host, strconv.Itoa(c.cfg.Port)
+}

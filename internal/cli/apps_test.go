@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// appsEnv runs `pixiu apps …` on a store of its own.
+type appsEnv struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newAppsEnv(t *testing.T) *appsEnv {
+	t.Helper()
+	return &appsEnv{t: t, env: map[string]string{"PIXIU_STORE_PATH": filepath.Join(t.TempDir(), "pixiu.db")}}
+}
+
+func (e *appsEnv) run(args ...string) (int, string, string) {
+	e.t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), append([]string{"apps"}, args...), func(k string) string { return e.env[k] }, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (e *appsEnv) json(args ...string) jsonApp {
+	e.t.Helper()
+	code, out, errs := e.run(append(args, "--json")...)
+	if code != 0 {
+		e.t.Fatalf("apps %v: %d %s", args, code, errs)
+	}
+	var a jsonApp
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		e.t.Fatalf("apps %v: %q: %v", args, out, err)
+	}
+	return a
+}
+
+func TestAppsLifecycle(t *testing.T) {
+	t.Parallel()
+	e := newAppsEnv(t)
+	code, out, errs := e.run("create", "My chat", "--quota", "1000", "--client-events")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errs)
+	}
+	m := regexp.MustCompile(`app_id  (\d{7})\n  key     ([0-9a-f]{20})\n  secret  ([0-9a-f]{20})`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("create output lacks the credentials:\n%s", out)
+	}
+	id, key, secret := m[1], m[2], m[3]
+	for _, want := range []string{"new Pusher('" + key + "'", "secret: '" + secret + "'", "PIXIU_APP_ID=" + id,
+		"daily quota 1000", "client events on", `Host: "127.0.0.1:6001"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("create output lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, _ = e.run("list")
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "0 / 1000") ||
+		!strings.Contains(out, "app-id") || !strings.Contains(out, "config (read-only)") {
+		t.Fatalf("list: %d\n%s", code, out)
+	}
+
+	a := e.json("update", id, "--enabled=false", "--max-connections", "50", "--name", "Renamed")
+	if a.Enabled || a.MaxConnections != 50 || a.Name != "Renamed" || !a.ClientEvents || a.DailyMessageQuota != 1000 {
+		t.Fatalf("update: %+v", a)
+	}
+	if a := e.json("show", id); a.Key != key || a.Secret != secret || a.Enabled {
+		t.Fatalf("show: %+v", a)
+	}
+	if a := e.json("rotate-secret", id); a.Secret == secret || a.Key != key {
+		t.Fatalf("rotate: %+v", a)
+	}
+	code, out, _ = e.run("delete", id)
+	if code != 0 || !strings.Contains(out, "Deleted app "+id) {
+		t.Fatalf("delete: %d %s", code, out)
+	}
+	code, _, errs = e.run("show", id)
+	if code != 1 || !strings.Contains(errs, "no app with id") {
+		t.Fatalf("show deleted: %d %s", code, errs)
+	}
+}
+
+func TestAppsErrors(t *testing.T) {
+	t.Parallel()
+	e := newAppsEnv(t)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{}, 2, "usage: pixiu apps"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"create"}, 2, "want 1 argument"},
+		{[]string{"create", " ", "--max-connections", "-1"}, 2, "max_connections: must be between"},
+		{[]string{"update", "app-id", "--quota", "5"}, 1, "read-only"},
+		{[]string{"delete", "app-id"}, 1, "read-only"},
+		{[]string{"rotate-secret", "1234567"}, 1, "no app with id"},
+		{[]string{"create", "x", "--quota", "lots"}, 2, "invalid value"},
+	}
+	for _, tc := range cases {
+		code, _, errs := e.run(tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("apps %v: %d %q, want %d with %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+	if code, out, _ := e.run("list", "--json"); code != 0 || strings.Count(out, `"id"`) != 1 {
+		t.Fatalf("failed commands changed the store: %s", out)
+	}
+	code, out, _ := e.run("show", "app-id")
+	if code != 0 || !strings.Contains(out, "read-only") || !strings.Contains(out, "app-secret") {
+		t.Fatalf("show config app: %d %s", code, out)
+	}
+}
+
+func TestAppsUsesConfigFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pixiu.yaml")
+	cfg := "host: 10.0.0.5\nport: 7001\nstore:\n  path: " + filepath.Join(dir, "s.db") +
+		"\napps:\n  - {id: cfg, key: cfg-key, secret: cfg-secret}\n"
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &appsEnv{t: t, env: map[string]string{}}
+	code, out, errs := e.run("create", "--config", file, "Svc")
+	if code != 0 || !strings.Contains(out, "wsHost: '10.0.0.5', wsPort: 7001") {
+		t.Fatalf("create with config: %d %s %s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s.db")); err != nil {
+		t.Fatalf("store not at the configured path: %v", err)
+	}
+	if code, out, _ := e.run("list", "--config", file); code != 0 || !strings.Contains(out, "cfg-key") || strings.Contains(out, "app-key") {
+		t.Fatalf("list with config: %s", out)
+	}
+}

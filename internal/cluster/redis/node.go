@@ -1,0 +1,296 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pixiu-io/pixiu/internal/cluster"
+	"github.com/pixiu-io/pixiu/internal/protocol"
+)
+
+// run is the health loop: every Interval it renews the lease (which doubles
+// as the probe of a down Redis), keeps the pub/sub connection alive,
+// re-aligns this node's state when needed, reaps dead nodes and exchanges
+// counters. It owns every transition of cmdUp to true.
+func (e *Engine) run() {
+	defer e.wg.Done()
+	e.tick()
+	t := time.NewTicker(e.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.tick()
+		}
+	}
+}
+
+func (e *Engine) tick() {
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.LeaseTTL/2)
+	defer cancel()
+	hb, err := e.heartbeat(ctx)
+	if err != nil {
+		e.setDown(err)
+		return
+	}
+	if !e.cmdUp.Load() {
+		e.log.Info("redis reachable")
+		e.cmdUp.Store(true)
+		e.markDirty()
+	}
+	e.sub.check(ctx)
+
+	lost := false
+	if old := e.curEpoch(); old != hb.epoch {
+		lost = old != ""
+		if lost {
+			e.log.Warn("redis lost its data: re-registering this node's state")
+		}
+		e.epoch.Store(&hb.epoch)
+		e.markDirty()
+	}
+	if hb.late {
+		// Our lease had lapsed: survivors may have reaped us. Resync emits
+		// member_added/occupied for whatever they removed.
+		e.markDirty()
+	}
+	if !e.synced.Load() {
+		if err := e.resync(ctx, lost); err != nil {
+			e.log.Warn("re-register state", "err", err)
+			return
+		}
+	}
+	for _, dead := range hb.dead {
+		if err := e.reap(ctx, dead); err != nil {
+			e.log.Warn("reap dead node", "dead_node", dead, "err", err)
+		}
+	}
+	if err := e.exchangeConns(ctx); err != nil {
+		_ = e.failedCtx(ctx, err)
+	}
+	e.flushAsync(ctx)
+}
+
+type beat struct {
+	epoch string
+	late  bool
+	dead  []string
+}
+
+func (e *Engine) heartbeat(ctx context.Context) (beat, error) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	res, err := heartbeat.Run(ctx, e.rdb, []string{e.k.nodes(), e.k.epoch()},
+		e.node, e.opts.LeaseTTL.Milliseconds(), hex.EncodeToString(b[:])).Slice()
+	if err != nil {
+		return beat{}, fmt.Errorf("renew lease: %w", err)
+	}
+	if len(res) != 3 {
+		return beat{}, errors.New("renew lease: unexpected reply")
+	}
+	var hb beat
+	hb.epoch, _ = res[0].(string)
+	late, _ := res[1].(int64)
+	hb.late = late == 1
+	if list, ok := res[2].([]any); ok {
+		for _, v := range list {
+			if s, ok := v.(string); ok && s != e.node {
+				hb.dead = append(hb.dead, s)
+			}
+		}
+	}
+	return hb, nil
+}
+
+// resync re-aligns every channel in which this node owns state (in Redis or
+// in its mirror) with the mirror. When Redis lost its data (lost), the
+// additions are not announced: clients never saw those members leave.
+func (e *Engine) resync(ctx context.Context, lost bool) error {
+	e.mu.Lock()
+	e.dirty = false
+	set := make(map[chanKey]struct{}, len(e.mirror))
+	for k := range e.mirror {
+		set[k] = struct{}{}
+	}
+	e.mu.Unlock()
+	entries, err := e.rdb.SMembers(ctx, e.k.index(e.node)).Result()
+	if err != nil {
+		e.markDirty()
+		return e.failedCtx(ctx, err)
+	}
+	for _, en := range entries {
+		if app, ch, ok := splitEntry(en); ok {
+			set[chanKey{app, ch}] = struct{}{}
+		}
+	}
+	for k := range set {
+		if err := e.syncOne(ctx, k, lost); err != nil {
+			e.markDirty()
+			return err
+		}
+	}
+	e.mu.Lock()
+	clean := !e.dirty
+	e.mu.Unlock()
+	if clean {
+		e.synced.Store(true)
+		e.log.Info("node state registered", "channels", len(set))
+	}
+	return nil
+}
+
+// syncOne writes this node's mirror of one channel, holding the channel's
+// stripe so that no live call on it interleaves.
+func (e *Engine) syncOne(ctx context.Context, k chanKey, lost bool) error {
+	st := e.stripe(k.app, k.ch)
+	st.Lock()
+	defer st.Unlock()
+	e.mu.Lock()
+	subs := 0
+	var sockets []any
+	infos := make(map[string]string)
+	if cs := e.mirror[k]; cs != nil {
+		subs = cs.subs
+		for s, m := range cs.sockets {
+			sockets = append(sockets, s, m.user, m.info)
+			infos[m.user] = m.info
+		}
+	}
+	e.mu.Unlock()
+	tr, err := e.runSync(ctx, e.node, "sync", k, subs, sockets)
+	if err != nil {
+		return err
+	}
+	if lost {
+		tr.added, tr.occupied = nil, false
+	}
+	e.emit(ctx, k, tr, infos)
+	return nil
+}
+
+// transitions are what one syncChannel run changed cluster-wide.
+type transitions struct {
+	occupied, vacated bool
+	removed, added    []string
+}
+
+func (e *Engine) runSync(ctx context.Context, node, mode string, k chanKey, subs int, sockets []any) (transitions, error) {
+	args := append([]any{e.curEpoch(), node, mode, k.ch, entry(k.app, k.ch), subs}, sockets...)
+	res, err := syncChannel.Run(ctx, e.rdb, []string{e.k.epoch(), e.k.nodes(), e.k.subs(k.app, k.ch),
+		e.k.chans(k.app), e.k.socks(k.app, k.ch, node), e.k.users(k.app, k.ch), e.k.info(k.app, k.ch),
+		e.k.index(node)}, args...).Slice()
+	if err != nil {
+		return transitions{}, e.failedCtx(ctx, err)
+	}
+	if len(res) != 4 {
+		return transitions{}, errors.New("redis: sync channel: unexpected reply")
+	}
+	before, _ := res[0].(int64)
+	after, _ := res[1].(int64)
+	return transitions{
+		occupied: before == 0 && after > 0,
+		vacated:  before > 0 && after == 0,
+		removed:  toStrings(res[2]),
+		added:    toStrings(res[3]),
+	}, nil
+}
+
+func toStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// emit announces transitions this engine caused on behalf of a node: client
+// events through Publish, and notices to this node's hub (its Observer sends
+// the webhooks). Webhook order follows Pusher: occupied, member_added, …,
+// member_removed, vacated.
+func (e *Engine) emit(ctx context.Context, k chanKey, tr transitions, infos map[string]string) {
+	note := func(n cluster.Notice, user string) {
+		e.handler(cluster.Message{AppID: k.app, Channel: k.ch, UserID: user, Notice: n})
+	}
+	if tr.occupied {
+		note(cluster.NoticeChannelOccupied, "")
+	}
+	for _, u := range tr.added {
+		m := protocol.Member{UserID: u}
+		if info := infos[u]; info != "" {
+			m.UserInfo = []byte(info)
+		}
+		e.publishQuiet(ctx, cluster.Message{AppID: k.app, Channel: k.ch,
+			Event: protocol.EventMemberAdded, Data: protocol.MemberAddedData(m)})
+		note(cluster.NoticeMemberAdded, u)
+	}
+	for _, u := range tr.removed {
+		e.publishQuiet(ctx, cluster.Message{AppID: k.app, Channel: k.ch,
+			Event: protocol.EventMemberRemoved, Data: protocol.MemberRemovedData(u)})
+		note(cluster.NoticeMemberRemoved, u)
+	}
+	if tr.vacated {
+		note(cluster.NoticeChannelVacated, "")
+	}
+}
+
+// publishQuiet publishes a member event; it needs Redis, not this node's
+// pub/sub connection (other nodes' clients are the audience).
+func (e *Engine) publishQuiet(ctx context.Context, m cluster.Message) {
+	if err := e.rdb.Publish(ctx, e.k.topic(m.AppID, m.Channel), encodeMessage(m)).Err(); err != nil {
+		e.log.Warn("publish member event", "app_id", m.AppID, "channel", m.Channel, "err", err)
+	}
+}
+
+// reap removes a dead node's state channel by channel. Each channel's script
+// refuses if the node renewed its lease meanwhile, and reports only what it
+// removed itself, so concurrent reapers never announce a transition twice.
+func (e *Engine) reap(ctx context.Context, dead string) error {
+	ok, err := e.rdb.SetNX(ctx, e.k.reapLock(dead), e.node, 2*e.opts.LeaseTTL).Result()
+	if err != nil || !ok {
+		return err
+	}
+	defer e.rdb.Del(context.WithoutCancel(ctx), e.k.reapLock(dead))
+	entries, err := e.rdb.SMembers(ctx, e.k.index(dead)).Result()
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		e.log.Info("reaping dead node", "dead_node", dead, "channels", len(entries))
+	}
+	for _, en := range entries {
+		app, ch, ok := splitEntry(en)
+		if !ok {
+			_ = e.rdb.SRem(ctx, e.k.index(dead), en).Err()
+			continue
+		}
+		k := chanKey{app, ch}
+		tr, err := e.runSync(ctx, dead, "reap", k, 0, nil)
+		var rerr goredis.Error
+		if errors.Is(err, errEpoch) || errors.As(err, &rerr) {
+			return nil // alive again, or Redis lost its data: nothing to reap
+		}
+		if err != nil {
+			return err
+		}
+		e.emit(ctx, k, tr, nil)
+	}
+	apps, err := e.rdb.SMembers(ctx, e.k.nodeApps(dead)).Result()
+	if err != nil {
+		return err
+	}
+	for _, app := range apps {
+		_ = e.rdb.HDel(ctx, e.k.conns(app), dead).Err()
+	}
+	return reapDone.Run(ctx, e.rdb, []string{e.k.nodes(), e.k.index(dead), e.k.nodeApps(dead)}, dead).Err()
+}

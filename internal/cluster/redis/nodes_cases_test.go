@@ -1,0 +1,325 @@
+package redis_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/pixiutest"
+	"github.com/pixiu-io/pixiu/internal/signature"
+)
+
+func itoa(i int) string { return fmt.Sprint(i) }
+
+// A REST publish on node 1 reaches the subscribers on every node exactly
+// once and in order; socket_id exclusion and client events cross nodes.
+func TestNodesFanout(t *testing.T) {
+	t.Parallel()
+	n := startNodes(t, 3, clusterOpts{})
+	var subs []*pixiutest.Client
+	for _, nd := range []*node{n[0], n[1], n[1], n[2]} {
+		c := nd.dial()
+		c.Subscribe("fan", "", "", "")
+		subs = append(subs, c)
+	}
+	const count = 50
+	for i := range count {
+		n[0].rest().Trigger(t, []string{"fan"}, "tick", itoa(i))
+	}
+	for i, c := range subs {
+		got := expectN(t, c, "tick", count)
+		for j, d := range got {
+			if d != itoa(j) {
+				t.Fatalf("subscriber %d: event %d has data %s (order broken): %v", i, j, d, got)
+			}
+		}
+	}
+
+	// Exclude a socket of node 3 from a publish made on node 2.
+	st, body := n[1].rest().Do(t, "POST", "/apps/app-id/events", "",
+		map[string]any{"name": "excl", "channels": []string{"fan"}, "data": "x", "socket_id": subs[3].SocketID})
+	if st != 200 {
+		t.Fatalf("trigger: %d %s", st, body)
+	}
+	for _, c := range subs[:3] {
+		expectN(t, c, "excl", 1)
+	}
+	subs[3].Quiet("excl", 300*time.Millisecond)
+
+	// Client events: node 1 → nodes 2 and 3, not back to the sender.
+	sender, a, b := n[0].dial(), n[1].dial(), n[2].dial()
+	for _, c := range []*pixiutest.Client{sender, a, b} {
+		c.Subscribe("private-chat", "app-key", "app-secret", "")
+	}
+	sender.Send("client-hello", "private-chat", map[string]any{"hi": 1})
+	for _, c := range []*pixiutest.Client{a, b} {
+		if got := expectN(t, c, "client-hello", 1); got[0] != `{"hi":1}` {
+			t.Fatalf("client event data %s", got[0])
+		}
+	}
+	sender.Quiet("client-hello", 200*time.Millisecond)
+}
+
+// One user on two nodes is one member: subscription_succeeded lists the
+// members of every node, member_added comes once, member_removed only when
+// the user's last socket (on either node) leaves; webhooks likewise.
+func TestNodesPresence(t *testing.T) {
+	t.Parallel()
+	hooks := pixiutest.NewReceiver(t)
+	n := startNodes(t, 3, clusterOpts{webhook: hooks.URL})
+	ch := "presence-room"
+	watcher := n[2].dial()
+	watcher.Subscribe(ch, "app-key", "app-secret", `{"user_id":"w"}`)
+
+	u1 := n[0].dial()
+	u1.Subscribe(ch, "app-key", "app-secret", `{"user_id":"u","user_info":{"name":"U"}}`)
+	if got := expectN(t, watcher, "pusher_internal:member_added", 1); got[0] != `{"user_id":"u","user_info":{"name":"U"}}` {
+		t.Fatalf("member_added %s", got[0])
+	}
+	u2 := n[1].dial()
+	ok := u2.Subscribe(ch, "app-key", "app-secret", `{"user_id":"u","user_info":{"name":"U"}}`)
+	var d struct {
+		Presence struct {
+			IDs   []string                   `json:"ids"`
+			Hash  map[string]json.RawMessage `json:"hash"`
+			Count int                        `json:"count"`
+		} `json:"presence"`
+	}
+	if err := json.Unmarshal([]byte(ok.DataString()), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Presence.Count != 2 || strings.Join(d.Presence.IDs, ",") != "u,w" || string(d.Presence.Hash["u"]) != `{"name":"U"}` {
+		t.Fatalf("subscription_succeeded on node 2 lists %s", ok.DataString())
+	}
+	watcher.Quiet("pusher_internal:member_added", 200*time.Millisecond)
+	for _, nd := range n {
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels/"+ch+"/users", "", nil); st != 200 || body != `{"users":[{"id":"u"},{"id":"w"}]}` {
+			t.Fatalf("node %s users: %d %s", nd.name, st, body)
+		}
+	}
+
+	u1.Send("pusher:unsubscribe", "", map[string]any{"channel": ch})
+	watcher.Quiet("pusher_internal:member_removed", 300*time.Millisecond)
+	_ = u2.WaitClosedAfter(t)
+	if got := expectN(t, watcher, "pusher_internal:member_removed", 1); got[0] != `{"user_id":"u"}` {
+		t.Fatalf("member_removed %s", got[0])
+	}
+	hooks.WaitEvents(t, func(evs []pixiutest.WebhookEvent) error {
+		if a, r := len(pixiutest.Find(evs, "member_added", ch)), len(pixiutest.Find(evs, "member_removed", ch)); a != 2 || r != 1 {
+			return fmt.Errorf("%d member_added, %d member_removed; want 2 (w, u) and 1", a, r)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond) // duplicates, if any, would come from other nodes by now
+	evs := hooks.Events()
+	if r := pixiutest.Find(evs, "member_removed", ch); len(r) != 1 || r[0].UserID != "u" {
+		t.Fatalf("member_removed webhooks: %+v", r)
+	}
+}
+
+// channel_occupied and channel_vacated fire once cluster-wide, however the
+// subscriptions are spread; REST counts are the whole cluster's from any node.
+func TestNodesOccupancyAndCounts(t *testing.T) {
+	t.Parallel()
+	hooks := pixiutest.NewReceiver(t)
+	n := startNodes(t, 3, clusterOpts{webhook: hooks.URL})
+	var clients []*pixiutest.Client
+	for i, nd := range []*node{n[0], n[0], n[1], n[2], n[2], n[2]} {
+		c := nd.dial()
+		c.Subscribe("room", "", "", "")
+		if i < 2 {
+			c.Subscribe("presence-p", "app-key", "app-secret", fmt.Sprintf(`{"user_id":"user%d"}`, i))
+		}
+		clients = append(clients, c)
+	}
+	for _, nd := range n {
+		st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels/room", "info=subscription_count", nil)
+		if st != 200 || body != `{"occupied":true,"subscription_count":6}` {
+			t.Fatalf("node %s channel: %d %s", nd.name, st, body)
+		}
+		st, body = nd.rest().Do(t, "GET", "/apps/app-id/channels", "info=subscription_count", nil)
+		if st != 200 || body != `{"channels":{"presence-p":{"subscription_count":2},"room":{"subscription_count":6}}}` {
+			t.Fatalf("node %s channels: %d %s", nd.name, st, body)
+		}
+		st, body = nd.rest().Do(t, "GET", "/apps/app-id/channels", "filter_by_prefix=presence-&info=user_count", nil)
+		if st != 200 || body != `{"channels":{"presence-p":{"user_count":2}}}` {
+			t.Fatalf("node %s presence channels: %d %s", nd.name, st, body)
+		}
+	}
+	for _, c := range clients {
+		_ = c.WaitClosedAfter(t)
+	}
+	hooks.WaitEvents(t, func(evs []pixiutest.WebhookEvent) error {
+		if o, v := len(pixiutest.Find(evs, "channel_occupied", "room")), len(pixiutest.Find(evs, "channel_vacated", "room")); o != 1 || v != 1 {
+			return fmt.Errorf("%d channel_occupied, %d channel_vacated for room; want 1 and 1", o, v)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	evs := hooks.Events()
+	if o, v := len(pixiutest.Find(evs, "channel_occupied", "room")), len(pixiutest.Find(evs, "channel_vacated", "room")); o != 1 || v != 1 {
+		t.Fatalf("%d channel_occupied, %d channel_vacated; want exactly 1 and 1", o, v)
+	}
+	for _, nd := range n {
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels", "", nil); st != 200 || body != `{"channels":{}}` {
+			t.Fatalf("node %s channels after everyone left: %d %s", nd.name, st, body)
+		}
+	}
+}
+
+// terminate_connections on one node closes the user's sockets on every node;
+// max_connections counts the whole cluster.
+func TestNodesTerminateAndConnectionLimit(t *testing.T) {
+	t.Parallel()
+	n := startNodes(t, 3, clusterOpts{mutate: func(c *config.Config) {
+		c.Apps = append(c.Apps, config.App{ID: "small", Key: "small-key", Secret: "small-secret", MaxConnections: 2})
+	}})
+	victims := []*pixiutest.Client{n[1].dial(), n[2].dial()}
+	for _, c := range victims {
+		signin(t, c, "victim")
+	}
+	if st, body := n[0].rest().Do(t, "POST", "/apps/app-id/users/victim/terminate_connections", "", map[string]any{}); st != 200 {
+		t.Fatalf("terminate: %d %s", st, body)
+	}
+	for _, c := range victims {
+		if code := c.WaitClosed(); code != 4009 {
+			t.Fatalf("close code %d, want 4009", code)
+		}
+	}
+
+	pixiutest.Dial(t, n[0].Addr, "small-key")
+	pixiutest.Dial(t, n[1].Addr, "small-key")
+	// The counts are exchanged about once a second: until node 3 knows the
+	// others' connections it may admit one; then it must refuse.
+	pixiutest.WaitFor(t, 10*time.Second, func() error {
+		c := pixiutest.DialRaw(t, "ws://"+n[2].Addr+"/app/small-key?protocol=7")
+		if e := c.Next(); e.Event == "pusher:error" && strings.Contains(string(e.Data), "4004") {
+			return nil
+		}
+		_ = c.WaitClosedAfter(t)
+		return fmt.Errorf("node 3 admitted a third connection")
+	})
+}
+
+func signin(t *testing.T, c *pixiutest.Client, user string) {
+	t.Helper()
+	ud := `{"id":"` + user + `"}`
+	c.Send("pusher:signin", "", map[string]any{"user_data": ud,
+		"auth": signature.UserAuth("app-key", "app-secret", c.SocketID, ud)})
+	c.Expect("pusher:signin_success")
+}
+
+// SIGKILL a node: the survivors remove its members and subscriptions within
+// the documented bound (lease 10s + one renewal period ≤ 15s) and announce
+// them exactly once, to clients and webhooks.
+func TestNodesSIGKILL(t *testing.T) {
+	t.Parallel()
+	hooks := pixiutest.NewReceiver(t)
+	n := startNodes(t, 3, clusterOpts{webhook: hooks.URL})
+	ch := "presence-k"
+	watcher := n[0].dial()
+	watcher.Subscribe(ch, "app-key", "app-secret", `{"user_id":"stays"}`)
+	other := n[1].dial()
+	other.Subscribe(ch, "app-key", "app-secret", `{"user_id":"both"}`)
+	for _, u := range []string{"both", "gone", "gone"} {
+		c := n[2].dial()
+		c.Subscribe(ch, "app-key", "app-secret", `{"user_id":"`+u+`"}`)
+	}
+	solo := n[2].dial()
+	solo.Subscribe("solo", "", "", "")
+	expectN(t, watcher, "pusher_internal:member_added", 2) // both, gone
+
+	killed := time.Now()
+	n[2].kill()
+	pixiutest.WaitFor(t, 15*time.Second, func() error {
+		if _, body := n[0].rest().Do(t, "GET", "/apps/app-id/channels/"+ch+"/users", "", nil); strings.Contains(body, "gone") {
+			return fmt.Errorf("gone is still a member: %s", body)
+		}
+		return nil
+	})
+	e := watcher.Expect("pusher_internal:member_removed")
+	t.Logf("member_removed delivered %s after SIGKILL", time.Since(killed).Round(time.Millisecond))
+	if d := time.Since(killed); d > 15*time.Second {
+		t.Fatalf("member_removed delivered %s after SIGKILL, beyond the 15s bound", d)
+	}
+	if e.DataString() != `{"user_id":"gone"}` {
+		t.Fatalf("member_removed %s", e.DataString())
+	}
+	other.Expect("pusher_internal:member_removed")
+	watcher.Quiet("pusher_internal:member_removed", 500*time.Millisecond)
+	evs := hooks.WaitEvents(t, func(evs []pixiutest.WebhookEvent) error {
+		if len(pixiutest.Find(evs, "member_removed", ch)) < 1 || len(pixiutest.Find(evs, "channel_vacated", "solo")) < 1 {
+			return fmt.Errorf("no member_removed / channel_vacated webhook yet")
+		}
+		return nil
+	})
+	if d := time.Since(killed); d > 15*time.Second {
+		t.Fatalf("webhooks arrived %s after SIGKILL, beyond the 15s bound", d)
+	}
+	time.Sleep(500 * time.Millisecond)
+	evs = hooks.Events()
+	if r := pixiutest.Find(evs, "member_removed", ch); len(r) != 1 || r[0].UserID != "gone" {
+		t.Fatalf("member_removed webhooks %+v, want exactly one for gone", r)
+	}
+	if v := pixiutest.Find(evs, "channel_vacated", "solo"); len(v) != 1 {
+		t.Fatalf("%d channel_vacated webhooks for solo, want 1", len(v))
+	}
+	if v := pixiutest.Find(evs, "channel_vacated", ch); len(v) != 0 {
+		t.Fatalf("%s is still occupied but got channel_vacated", ch)
+	}
+	for _, nd := range n[:2] {
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels/"+ch+"/users", "", nil); st != 200 || body != `{"users":[{"id":"both"},{"id":"stays"}]}` {
+			t.Fatalf("node %s users after the kill: %d %s", nd.name, st, body)
+		}
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels", "info=subscription_count", nil); st != 200 || body != `{"channels":{"`+ch+`":{"subscription_count":2}}}` {
+			t.Fatalf("node %s channels after the kill: %d %s", nd.name, st, body)
+		}
+	}
+}
+
+// Redis goes away: readiness turns red and publishes answer 503 on every
+// node; Redis comes back empty: readiness turns green, subscribers of
+// before the outage receive again and presence is re-registered, with no
+// restart of any node.
+func TestNodesRedisOutage(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	n := startNodes(t, 2, clusterOpts{redisURL: rs.url(), lease: 3 * time.Second})
+	sub := n[1].dial()
+	sub.Subscribe("news", "", "", "")
+	p := n[1].dial()
+	p.Subscribe("presence-o", "app-key", "app-secret", `{"user_id":"kept"}`)
+	n[0].rest().Trigger(t, []string{"news"}, "before", "1")
+	expectN(t, sub, "before", 1)
+
+	rs.shutdown()
+	for _, nd := range n {
+		nd.waitStatus(10*time.Second, http.StatusServiceUnavailable)
+		st, body := nd.rest().Do(t, "POST", "/apps/app-id/events", "", map[string]any{"name": "lost", "channels": []string{"news"}, "data": "x"})
+		if st != http.StatusServiceUnavailable {
+			t.Fatalf("node %s publish during the outage: %d %s, want 503", nd.name, st, body)
+		}
+	}
+
+	rs.start()
+	for _, nd := range n {
+		nd.waitReady(15 * time.Second)
+	}
+	n[0].rest().Trigger(t, []string{"news"}, "after", "2")
+	if got := expectN(t, sub, "after", 1); got[0] != "2" {
+		t.Fatalf("after the outage: %v", got)
+	}
+	sub.Quiet("lost", 100*time.Millisecond)
+	for _, nd := range n {
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels/presence-o/users", "", nil); st != 200 || body != `{"users":[{"id":"kept"}]}` {
+			t.Fatalf("node %s users after Redis came back empty: %d %s", nd.name, st, body)
+		}
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels/news", "info=subscription_count", nil); st != 200 || body != `{"occupied":true,"subscription_count":1}` {
+			t.Fatalf("node %s news after the outage: %d %s", nd.name, st, body)
+		}
+	}
+}

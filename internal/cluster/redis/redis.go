@@ -1,0 +1,276 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/pixiu-io/pixiu/internal/cluster"
+)
+
+var _ cluster.Engine = (*Engine)(nil)
+
+// ErrUnavailable is returned without calling Redis while the engine knows
+// Redis is unreachable (or, for Publish and Listen, while its pub/sub
+// connection is down).
+var ErrUnavailable = errors.New("redis: unavailable")
+
+// errEpoch is the reply of a script run against a Redis that lost its data.
+var errEpoch = errors.New("redis: epoch changed")
+
+// Options configure an Engine. Zero values mean the documented default.
+type Options struct {
+	// URL is redis://[user:password@]host:port[/db] (or rediss:// for TLS). Required.
+	URL string
+	// NodeID names this node in Redis; default random. Two live nodes must
+	// never share one.
+	NodeID string
+	// KeyPrefix prefixes every key and topic (default "pixiu:"); clusters
+	// sharing one Redis need different prefixes.
+	KeyPrefix string
+	// LeaseTTL is how long a node's state outlives its last renewal before
+	// the other nodes reap it (default 10s).
+	LeaseTTL time.Duration
+	// Interval is the period of the health loop: lease renewal, reaping,
+	// pub/sub pings, connection-count exchange and counter flushes
+	// (default min(1s, LeaseTTL/3)).
+	Interval time.Duration
+	// OpTimeout bounds each Redis call (default 2s).
+	OpTimeout time.Duration
+	// Log receives lifecycle messages (default: discard).
+	Log *slog.Logger
+}
+
+// Engine is the Redis cluster engine. It is safe for concurrent use.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	handler cluster.Handler
+	rdb     *goredis.Client
+	k       keys
+	node    string
+
+	// cmdUp is false while Redis is known to be unreachable: operations then
+	// fail fast. Only the health loop sets it back to true.
+	cmdUp   atomic.Bool
+	lastErr atomic.Pointer[string] // why Redis was last marked down
+	synced  atomic.Bool            // the mirror has been written since the last failure
+	epoch   atomic.Pointer[string] // the epoch this node's state was written under
+
+	sub *subscriber
+
+	// stripes serialise a resync of one channel with the live operations on
+	// it: operations hold a read lock across their mirror update and their
+	// script, resync the write lock across its snapshot and its script.
+	stripes [64]sync.RWMutex
+	seed    maphash.Seed
+
+	mu     sync.Mutex             // guards the fields below
+	mirror map[chanKey]*chanState // the state this node owns, as the hub asked for it
+	dirty  bool                   // Redis may differ from mirror
+	async  map[asyncKey]int64     // AddAsync increments not yet flushed
+
+	conns sync.Map // app → *connCount
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+type chanKey struct{ app, ch string }
+
+// chanState is this node's share of one channel. Guarded by Engine.mu.
+type chanState struct {
+	subs    int
+	sockets map[string]memberInfo // socket → member
+}
+
+type memberInfo struct{ user, info string }
+
+type connCount struct {
+	local  atomic.Int64 // exact, this node
+	remote atomic.Int64 // the other live nodes, as of the last exchange
+}
+
+type asyncKey struct {
+	name string
+	ttl  time.Duration
+}
+
+// New connects to Redis and starts the engine's goroutines; h receives every
+// message published to channels this node listens to, in order. New fails
+// only on a bad URL: an unreachable Redis makes the engine unready until it
+// answers.
+func New(opts Options, h cluster.Handler) (*Engine, error) {
+	if opts.URL == "" {
+		return nil, errors.New("redis: URL is required")
+	}
+	ropts, err := goredis.ParseURL(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: parse url: %w", err)
+	}
+	if opts.NodeID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		opts.NodeID = hex.EncodeToString(b[:])
+	}
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = "pixiu:"
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 10 * time.Second
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = min(time.Second, opts.LeaseTTL/3)
+	}
+	if opts.OpTimeout <= 0 {
+		opts.OpTimeout = 2 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	// Calls are never retried: a retried PUBLISH or script could run twice.
+	// Dials are bounded so that a probe of a dead server returns quickly.
+	ropts.MaxRetries = -1
+	ropts.DialerRetries = 1
+	ropts.DialTimeout = min(opts.OpTimeout, time.Second)
+	ropts.ReadTimeout = opts.OpTimeout
+	ropts.WriteTimeout = opts.OpTimeout
+	ropts.ContextTimeoutEnabled = true
+	ropts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	ropts.ClientName = "pixiu-" + opts.NodeID
+
+	e := &Engine{
+		opts:    opts,
+		log:     opts.Log.With("component", "cluster", "engine", "redis", "node_id", opts.NodeID),
+		handler: h,
+		rdb:     goredis.NewClient(ropts),
+		k:       keys{opts.KeyPrefix},
+		node:    opts.NodeID,
+		seed:    maphash.MakeSeed(),
+		mirror:  make(map[chanKey]*chanState),
+		async:   make(map[asyncKey]int64),
+		stop:    make(chan struct{}),
+	}
+	e.sub = newSubscriber(e)
+	e.setDown(errors.New("not connected yet"))
+	e.wg.Add(2)
+	go e.sub.flushLoop()
+	go e.run()
+	return e, nil
+}
+
+// NodeID returns the id this node uses in Redis.
+func (e *Engine) NodeID() string { return e.node }
+
+// Ready reports whether the node can serve: Redis answers, the pub/sub
+// connection is up and this node's state is written.
+func (e *Engine) Ready() error {
+	switch {
+	case !e.cmdUp.Load():
+		return fmt.Errorf("%w: %s", ErrUnavailable, *e.lastErr.Load())
+	case !e.sub.isUp():
+		return fmt.Errorf("%w: pub/sub connection down", ErrUnavailable)
+	case !e.synced.Load():
+		return fmt.Errorf("%w: re-registering this node's state", ErrUnavailable)
+	}
+	return nil
+}
+
+// Close stops the engine. It gives up this node's lease at once, so the
+// remaining nodes reap whatever state is left (after a drain, none) within
+// one Interval and emit its events. It is idempotent.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.stop)
+		e.sub.close()
+		e.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), e.opts.OpTimeout)
+		defer cancel()
+		if e.cmdUp.Load() {
+			e.flushAsync(ctx)
+			_ = e.rdb.ZAddXX(ctx, e.k.nodes(), goredis.Z{Score: 0, Member: e.node}).Err()
+		}
+		_ = e.rdb.Close()
+	})
+	return nil
+}
+
+// setDown marks Redis unreachable; operations fail fast until the health
+// loop reaches it again.
+func (e *Engine) setDown(err error) {
+	msg := err.Error()
+	e.lastErr.Store(&msg)
+	if e.cmdUp.Swap(false) {
+		e.log.Warn("redis unreachable: failing fast until it answers", "err", err)
+	}
+	e.synced.Store(false)
+}
+
+// usable returns ErrUnavailable while Redis is known to be down.
+func (e *Engine) usable() error {
+	if !e.cmdUp.Load() {
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// failedCtx records a failed call made under the caller's ctx: a reply
+// error (a script refused) leaves Redis up, and so does the caller giving up;
+// anything else (network error, timeout) marks Redis down.
+func (e *Engine) failedCtx(ctx context.Context, err error) error {
+	var rerr goredis.Error
+	switch {
+	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "PIXIU_EPOCH"):
+		e.markDirty()
+		return errEpoch
+	case errors.As(err, &rerr):
+		return fmt.Errorf("redis: %w", err)
+	case ctx != nil && ctx.Err() != nil:
+		return fmt.Errorf("redis: %w", ctx.Err())
+	}
+	e.setDown(err)
+	return fmt.Errorf("redis: %w", err)
+}
+
+func (e *Engine) markDirty() {
+	e.mu.Lock()
+	e.dirty = true
+	e.mu.Unlock()
+	e.synced.Store(false)
+}
+
+// opCtx bounds one call by OpTimeout.
+func (e *Engine) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, e.opts.OpTimeout)
+}
+
+func (e *Engine) stripe(app, ch string) *sync.RWMutex {
+	var h maphash.Hash
+	h.SetSeed(e.seed)
+	h.WriteString(app)
+	h.WriteByte(0)
+	h.WriteString(ch)
+	return &e.stripes[h.Sum64()%uint64(len(e.stripes))]
+}
+
+func (e *Engine) curEpoch() string {
+	if p := e.epoch.Load(); p != nil {
+		return *p
+	}
+	return ""
+}

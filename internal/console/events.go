@@ -1,0 +1,144 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/protocol"
+	"github.com/pixiu-io/pixiu/internal/usage"
+)
+
+// sendEvent is the event creator: it publishes like POST /apps/{id}/events
+// (quota check and count, then hub.Publish), so the event reaches
+// subscribers and shows in the debug console.
+func (c *Console) sendEvent(w http.ResponseWriter, r *http.Request) error {
+	a, err := c.app(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Channel string `json:"channel"`
+		Event   string `json:"event"`
+		Data    string `json:"data"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if fe := c.checkEvent(body.Channel, body.Event, body.Data); len(fe) > 0 {
+		return &Error{Status: http.StatusBadRequest, Message: "invalid event", Fields: fe}
+	}
+	if !a.Enabled {
+		return errorf(http.StatusForbidden, "app %s is disabled", a.ID)
+	}
+	if err := c.opts.Admit(r.Context(), a, 1); err != nil {
+		var qe *usage.QuotaError
+		if errors.As(err, &qe) {
+			msg := overQuotaMessage(qe)
+			c.opts.Tap.Error(a.ID, http.StatusForbidden, "event creator: "+msg)
+			return errorf(http.StatusForbidden, "%s", msg)
+		}
+		return err
+	}
+	if err := c.opts.Hub.Publish(r.Context(), a.ID, []string{body.Channel}, body.Event, body.Data, ""); err != nil {
+		return errorf(http.StatusServiceUnavailable, "publish failed: the cluster engine is unavailable")
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	return nil
+}
+
+// OverQuotaMessage is the message a publish over the daily quota is
+// refused with (by the REST API and the event creator alike).
+func OverQuotaMessage(appID string, used, quota int64) string {
+	return "Over quota: app " + appID + " has used " + strconv.FormatInt(used, 10) + " of its " +
+		strconv.FormatInt(quota, 10) + " daily messages; publishing resumes at 00:00 UTC"
+}
+
+func overQuotaMessage(qe *usage.QuotaError) string {
+	return OverQuotaMessage(qe.AppID, qe.Used, qe.Quota)
+}
+
+func (c *Console) checkEvent(channel, event, data string) map[string]string {
+	fe := map[string]string{}
+	switch {
+	case channel == "":
+		fe["channel"] = "required"
+	case !protocol.ValidChannelName(channel, c.opts.MaxChannelNameLen):
+		fe["channel"] = "invalid channel name: letters, digits and _-=@,.; up to " +
+			strconv.Itoa(c.opts.MaxChannelNameLen) + " characters"
+	case protocol.ParseChannel(channel).Kind == protocol.Encrypted:
+		fe["channel"] = "encrypted channels need the payload encrypted by a server SDK"
+	}
+	switch {
+	case event == "":
+		fe["event"] = "required"
+	case len(event) > c.opts.MaxEventNameLen:
+		fe["event"] = "at most " + strconv.Itoa(c.opts.MaxEventNameLen) + " characters"
+	case protocol.ReservedEventName(event):
+		fe["event"] = "pusher: and pusher_internal: events are reserved"
+	}
+	switch {
+	case !json.Valid([]byte(data)):
+		fe["data"] = "must be valid JSON"
+	case len(data) > c.opts.MaxEventBytes:
+		fe["data"] = "larger than " + strconv.Itoa(c.opts.MaxEventBytes) + " bytes"
+	}
+	return fe
+}
+
+type hourView struct {
+	Hour     time.Time `json:"hour"`
+	Messages int64     `json:"messages"`
+	Peak     int64     `json:"peak_connections"`
+}
+
+func (c *Console) appUsage(w http.ResponseWriter, r *http.Request) error {
+	a, err := c.app(r)
+	if err != nil {
+		return err
+	}
+	hist, err := c.opts.Usage.History(r.Context(), a.ID, 24)
+	if err != nil {
+		return err
+	}
+	hours := make([]hourView, len(hist))
+	for i, h := range hist {
+		hours[i] = hourView{h.Hour, h.Messages, h.Peak}
+	}
+	st := c.opts.Usage.Stats(a.ID)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"day": st.Day, "messages_today": st.Messages, "quota": a.DailyMessageQuota,
+		"connections": st.Connections, "peak_connections": st.PeakToday, "max_connections": a.MaxConnections,
+		"hours": hours, "refresh_seconds": int(st.FlushInterval / time.Second),
+	})
+	return nil
+}
+
+// appChannels lists the app's occupied channels (for the event creator).
+func (c *Console) appChannels(w http.ResponseWriter, r *http.Request) error {
+	a, err := c.app(r)
+	if err != nil {
+		return err
+	}
+	counts, err := c.opts.Hub.Channels(r.Context(), a.ID, "")
+	if err != nil {
+		return errorf(http.StatusServiceUnavailable, "channel information unavailable")
+	}
+	type ch struct {
+		Name          string `json:"name"`
+		Subscriptions int    `json:"subscription_count"`
+	}
+	out := make([]ch, 0, len(counts))
+	for n, k := range counts {
+		out = append(out, ch{n, k})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if len(out) > 200 {
+		out = out[:200]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+	return nil
+}

@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
+)
+
+const appColumns = `id, key, secret, name, enabled, client_events, user_auth, subscription_count,
+	max_connections, max_presence_members, max_client_events_per_second, daily_message_quota, webhooks`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanApp(r scanner) (*apps.App, error) {
+	var a apps.App
+	var hooks string
+	err := r.Scan(&a.ID, &a.Key, &a.Secret, &a.Name, &a.Enabled, &a.ClientEvents, &a.UserAuth,
+		&a.SubscriptionCount, &a.MaxConnections, &a.MaxPresenceMembers, &a.MaxClientEventsPerSecond,
+		&a.DailyMessageQuota, &hooks)
+	if err != nil {
+		return nil, err
+	}
+	var list []Webhook
+	if err := json.Unmarshal([]byte(hooks), &list); err != nil {
+		return nil, fmt.Errorf("store: app %s: webhooks: %w", a.ID, err)
+	}
+	a.Webhooks = toAppWebhooks(list)
+	return &a, nil
+}
+
+// Apps returns every stored app, sorted by id.
+func (s *Store) Apps(ctx context.Context) ([]*apps.App, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list apps: %w", err)
+	}
+	defer rows.Close()
+	var out []*apps.App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list apps: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list apps: %w", err)
+	}
+	return out, nil
+}
+
+// App returns the stored app with id, or ErrNotFound.
+func (s *Store) App(ctx context.Context, id string) (*apps.App, error) {
+	return s.app(ctx, s.db, id)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) app(ctx context.Context, q querier, id string) (*apps.App, error) {
+	a, err := scanApp(q.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM apps WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read app: %w", err)
+	}
+	return a, nil
+}
+
+// CreateApp stores a new app with generated id, key and secret. Name is
+// required; other unset settings take their defaults (enabled, client events
+// off, 100 presence members, 10 client events per second, no quota).
+func (s *Store) CreateApp(ctx context.Context, st Settings) (*apps.App, error) {
+	if st.Name == nil {
+		st.Name = new(string) // reported as "must not be empty"
+	}
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	a := &apps.App{Enabled: true, MaxPresenceMembers: DefaultMaxPresenceMembers,
+		MaxClientEventsPerSecond: DefaultMaxClientEventsPS}
+	st.apply(a)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for attempt := 0; ; attempt++ {
+			var err error
+			if a.ID, a.Key, a.Secret, err = newCredentials(); err != nil {
+				return err
+			}
+			taken, err := s.taken(ctx, tx, a.ID, a.Key)
+			if err != nil {
+				return err
+			}
+			if !taken {
+				break
+			}
+			if attempt == 10 {
+				return errors.New("store: could not generate a free app id")
+			}
+		}
+		now := millis(time.Now())
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO apps (`+appColumns+`, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), append(appValues(a), now, now)...)
+		if err != nil {
+			return fmt.Errorf("store: create app: %w", err)
+		}
+		return s.bumpVersion(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (s *Store) taken(ctx context.Context, tx *sql.Tx, id, key string) (bool, error) {
+	if s.reserved(id, key) {
+		return true, nil
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM apps WHERE id = ? OR key = ?`), id, key).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: create app: %w", err)
+	}
+	return n > 0, nil
+}
+
+func appValues(a *apps.App) []any {
+	hooks, _ := json.Marshal(WebhooksOf(a)) // cannot fail: strings only
+	return []any{a.ID, a.Key, a.Secret, a.Name, a.Enabled, a.ClientEvents, a.UserAuth, a.SubscriptionCount,
+		a.MaxConnections, a.MaxPresenceMembers, a.MaxClientEventsPerSecond, a.DailyMessageQuota, string(hooks)}
+}
+
+// UpdateApp applies the set fields of st to the app with id.
+func (s *Store) UpdateApp(ctx context.Context, id string, st Settings) (*apps.App, error) {
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	return s.modify(ctx, id, func(a *apps.App) error {
+		st.apply(a)
+		return nil
+	})
+}
+
+// RotateSecret gives the app with id a new generated secret. Requests signed
+// with the old secret fail from then on.
+func (s *Store) RotateSecret(ctx context.Context, id string) (*apps.App, error) {
+	return s.modify(ctx, id, func(a *apps.App) error {
+		secret, err := randomHex(10)
+		a.Secret = secret
+		return err
+	})
+}
+
+// modify reads, changes and writes one app in a transaction.
+func (s *Store) modify(ctx context.Context, id string, change func(*apps.App) error) (*apps.App, error) {
+	var out *apps.App
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		a, err := s.app(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := change(a); err != nil {
+			return err
+		}
+		v := appValues(a)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE apps SET secret = ?, name = ?, enabled = ?, client_events = ?,
+			user_auth = ?, subscription_count = ?, max_connections = ?, max_presence_members = ?,
+			max_client_events_per_second = ?, daily_message_quota = ?, webhooks = ?, updated_at = ?
+			WHERE id = ?`), append(v[2:], millis(time.Now()), id)...)
+		if err != nil {
+			return fmt.Errorf("store: update app: %w", err)
+		}
+		out = a
+		return s.bumpVersion(ctx, tx)
+	})
+	return out, err
+}
+
+// DeleteApp removes the app with id and its usage history.
+func (s *Store) DeleteApp(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM apps WHERE id = ?`), id)
+		if err != nil {
+			return fmt.Errorf("store: delete app: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM usage WHERE app_id = ?`), id); err != nil {
+			return fmt.Errorf("store: delete app usage: %w", err)
+		}
+		return s.bumpVersion(ctx, tx)
+	})
+}
+
+// newCredentials returns a 7-digit numeric id (like Pusher's app ids) and a
+// 20-hex-digit key and secret, all from crypto/rand.
+func newCredentials() (id, key, secret string, err error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(9_000_000))
+	if err != nil {
+		return "", "", "", fmt.Errorf("store: random: %w", err)
+	}
+	id = fmt.Sprint(1_000_000 + n.Int64())
+	if key, err = randomHex(10); err != nil {
+		return "", "", "", err
+	}
+	secret, err = randomHex(10)
+	return id, key, secret, err
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("store: random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
