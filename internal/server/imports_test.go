@@ -16,17 +16,23 @@ func TestImportRules(t *testing.T) {
 	}
 	const mod = "github.com/pixiu-io/pixiu/"
 	forbidden := map[string][]string{
-		"internal/protocol":  {"internal/"},
-		"internal/signature": {"internal/"},
-		"internal/config":    {"internal/"},
-		"internal/apps":      {"internal/hub", "internal/wsconn", "internal/restapi", "internal/server"},
-		"internal/hub":       {"net/http", "github.com/gobwas/ws", "github.com/panjf2000/gnet", "internal/wsconn", "internal/restapi", "internal/server", "internal/cluster/"},
-		"internal/wsconn":    {"internal/restapi", "internal/console", "internal/server"},
-		"internal/restapi":   {"internal/wsconn", "internal/console", "internal/server"},
-		"internal/console":   {"internal/wsconn", "internal/restapi", "internal/server"},
-		"pusher":             {"internal/hub", "internal/wsconn", "internal/server", "internal/restapi"},
-		"internal/demo":      {"internal/hub", "internal/wsconn", "internal/restapi"},
-		"internal/loadgen":   {"internal/hub", "internal/wsconn", "internal/server", "internal/restapi"},
+		"internal/protocol":       {"internal/"},
+		"internal/signature":      {"internal/"},
+		"internal/config":         {"internal/"},
+		"internal/apps":           {"internal/"},
+		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
+		"internal/usage":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
+		"internal/webhook":        {"internal/wsconn", "internal/restapi", "internal/console", "internal/store"},
+		"internal/cluster":        {"internal/hub", "internal/wsconn", "github.com/redis"},
+		"internal/cluster/memory": {"internal/hub", "internal/wsconn"},
+		"internal/cluster/redis":  {"internal/hub", "internal/wsconn", "internal/restapi"},
+		"internal/hub":            {"net/http", "github.com/gobwas/ws", "github.com/panjf2000/gnet", "internal/wsconn", "internal/restapi", "internal/server", "internal/cluster/"},
+		"internal/wsconn":         {"internal/restapi", "internal/console", "internal/server"},
+		"internal/restapi":        {"internal/wsconn", "internal/console", "internal/server"},
+		"internal/console":        {"internal/wsconn", "internal/restapi", "internal/server"},
+		"pusher":                  {"internal/hub", "internal/wsconn", "internal/server", "internal/restapi", "internal/apps", "internal/config"},
+		"internal/demo":           {"internal/"},
+		"internal/loadgen":        {"internal/hub", "internal/wsconn", "internal/server", "internal/restapi"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for dec.More() {
