@@ -68,7 +68,10 @@ func New(opts Options) (*Transport, error) {
 	}
 	t := &Transport{opts: opts, log: opts.Log.With("component", "wsconn"),
 		conns: make(map[*conn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	gopts := []gnet.Option{gnet.WithMulticore(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+	gopts := []gnet.Option{gnet.WithMulticore(true),
+		// Go's net package already enabled TCP_NODELAY on the accepted socket,
+		// which the enrolled dup shares: skip gnet's second setsockopt.
+		gnet.WithTCPNoDelay(gnet.TCPDelay),
 		gnet.WithLogger(gnetLogger{opts.Log.With("component", "gnet")}), gnet.WithReadBufferCap(64 << 10)}
 	if opts.EventLoops > 0 {
 		gopts = append(gopts, gnet.WithNumEventLoop(opts.EventLoops))
