@@ -54,14 +54,15 @@ type Config struct {
 
 // Limits are server-wide protocol limits (protocol.md §8).
 type Limits struct {
-	MaxEventBytes     int      `yaml:"max_event_bytes"`          // default 10240
-	MaxChannelNameLen int      `yaml:"max_channel_name_len"`     // default 200
-	MaxEventNameLen   int      `yaml:"max_event_name_len"`       // default 200
-	MaxChannelsPerPub int      `yaml:"max_channels_per_publish"` // default 100
-	MaxBatchEvents    int      `yaml:"max_batch_events"`         // default 10
-	MaxMessageBytes   int      `yaml:"max_ws_message_bytes"`     // largest client frame accepted, default 65536
-	MaxPendingBytes   int      `yaml:"max_pending_bytes"`        // per-socket outbound bound before 4100, default 1 MiB
-	CacheTTL          Duration `yaml:"cache_ttl"`                // cache channel TTL, default 30m
+	MaxEventBytes     int      `yaml:"max_event_bytes"`                  // default 10240
+	MaxChannelNameLen int      `yaml:"max_channel_name_len"`             // default 200
+	MaxEventNameLen   int      `yaml:"max_event_name_len"`               // default 200
+	MaxChannelsPerPub int      `yaml:"max_channels_per_publish"`         // default 100
+	MaxBatchEvents    int      `yaml:"max_batch_events"`                 // default 10
+	MaxMessageBytes   int      `yaml:"max_ws_message_bytes"`             // largest client frame accepted, default 65536
+	MaxPendingBytes   int      `yaml:"max_pending_bytes"`                // per-socket outbound bound before 4100, default 1 MiB
+	MaxSubscriptions  int      `yaml:"max_subscriptions_per_connection"` // default 10000
+	CacheTTL          Duration `yaml:"cache_ttl"`                        // cache channel TTL, default 30m
 }
 
 // Store selects the app/usage store: SQLite at Path (default
@@ -281,6 +282,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&l.MaxBatchEvents, 10)
 	setInt(&l.MaxMessageBytes, 64*1024)
 	setInt(&l.MaxPendingBytes, 1<<20)
+	setInt(&l.MaxSubscriptions, 10_000)
 	if l.CacheTTL == 0 {
 		l.CacheTTL = Duration(30 * time.Minute)
 	}

@@ -72,6 +72,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxPendingBytes:   cfg.Limits.MaxPendingBytes,
 		MaxEventBytes:     cfg.Limits.MaxEventBytes,
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
+		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,
 	})
 	if err != nil {
 		s.Close()

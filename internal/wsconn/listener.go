@@ -3,6 +3,8 @@ package wsconn
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -41,7 +43,8 @@ var appPrefix = []byte("GET /app/")
 
 // sniff peeks at the first bytes of a new connection and routes it.
 func (t *Transport) sniff(nc net.Conn, hl *httpListener) {
-	br := getReader(nc)
+	lim := &headLimiter{conn: nc, left: maxHandshakeBytes, on: true}
+	br := getReader(lim)
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	head, err := br.Peek(len(appPrefix))
 	if err == nil && bytes.Equal(head, appPrefix) {
@@ -54,7 +57,37 @@ func (t *Transport) sniff(nc net.Conn, hl *httpListener) {
 		_ = nc.Close()
 		return
 	}
+	lim.on = false // net/http applies its own header limits
 	hl.deliver(&prefixConn{Conn: nc, r: br})
+}
+
+// maxHandshakeBytes bounds the upgrade request read on the fast path.
+const maxHandshakeBytes = 64 << 10
+
+var errHandshakeTooLarge = errors.New("wsconn: handshake request too large")
+
+// headLimiter caps how much the fast path reads before the upgrade, so a
+// client cannot stream endless headers; on is cleared when the connection is
+// handed to net/http.
+type headLimiter struct {
+	conn net.Conn
+	left int
+	on   bool
+}
+
+func (l *headLimiter) Read(p []byte) (int, error) {
+	if !l.on {
+		return l.conn.Read(p)
+	}
+	if l.left <= 0 {
+		return 0, errHandshakeTooLarge
+	}
+	if len(p) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.conn.Read(p)
+	l.left -= n
+	return n, err
 }
 
 // prefixConn replays bytes sniffed from a connection before reading more.
@@ -117,9 +150,9 @@ func (l *httpListener) Addr() net.Addr { return l.ln.Addr() }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
-func getReader(nc net.Conn) *bufio.Reader {
+func getReader(r io.Reader) *bufio.Reader {
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(nc)
+	br.Reset(r)
 	return br
 }
 

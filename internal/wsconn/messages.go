@@ -56,6 +56,11 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 		c.sendError(&protocol.Error{Message: "Existing subscription to channel " + name})
 		return
 	}
+	if len(c.subs) >= c.t.opts.MaxSubscriptions {
+		c.subscriptionError(name, "LimitReached", "Too many subscriptions on this connection: the limit is "+
+			itoa(c.t.opts.MaxSubscriptions), 429)
+		return
+	}
 	kind := protocol.ParseChannel(name)
 	var member *protocol.Member
 	switch kind.Kind {

@@ -32,6 +32,7 @@ type Options struct {
 	MaxPendingBytes   int           // outbound bound per socket before 4100, default 1 MiB
 	MaxEventBytes     int           // client event data limit, default 10 KiB
 	MaxChannelNameLen int           // default 200
+	MaxSubscriptions  int           // channels per connection, default 10,000
 	EventLoops        int           // default GOMAXPROCS
 }
 
@@ -63,6 +64,7 @@ func New(opts Options) (*Transport, error) {
 	setDefaultInt(&opts.MaxPendingBytes, 1<<20)
 	setDefaultInt(&opts.MaxEventBytes, 10<<10)
 	setDefaultInt(&opts.MaxChannelNameLen, 200)
+	setDefaultInt(&opts.MaxSubscriptions, 10_000)
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
