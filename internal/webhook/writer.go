@@ -108,21 +108,30 @@ func (s *Sender) drain() {
 }
 
 // recoverUnsealed seals the entries a previous run stored but did not seal.
+// It retries until it can read them (or Close), so that they are sealed
+// before, and delivered ahead of, anything newer.
 func (s *Sender) recoverUnsealed() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	list, err := s.opts.Outbox.Unsealed(ctx)
-	if err != nil {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		list, err := s.opts.Outbox.Unsealed(ctx)
+		cancel()
+		if err == nil {
+			for _, e := range list {
+				s.add(e)
+			}
+			if len(list) > 0 {
+				s.log.Info("webhook recovery: events stored before the last stop", "events", len(list))
+			}
+			s.seal(time.Now(), true)
+			return
+		}
 		s.log.Error("webhook recovery: read unsealed events", "err", err)
-		return // they stay in the outbox and are picked up by the next start
+		select {
+		case <-time.After(retryStoreAfter):
+		case <-s.writerStop:
+			return // they stay in the outbox for the next start
+		}
 	}
-	for _, e := range list {
-		s.add(e)
-	}
-	if len(list) > 0 {
-		s.log.Info("webhook recovery: events queued before the last stop", "events", len(list))
-	}
-	s.seal(time.Now(), true)
 }
 
 // store encodes w.recs and appends them (after any unsaved ones) to the
