@@ -44,4 +44,8 @@
 // Goroutines: the health loop (heartbeat, reaping, resync, pub/sub health,
 // counter flushes), the subscription flusher, and one receive loop per
 // pub/sub connection, which calls the handler in order.
+//
+// Locking: a channel stripe (read by live calls, written by resync) is taken
+// before Engine.mu; subscriber.mu is never held with either. No lock is held
+// while the handler runs, and only the stripe is held across a Redis call.
 package redis

@@ -5,8 +5,8 @@ package redis
 func Crash(e *Engine) {
 	e.closeOnce.Do(func() {
 		close(e.stop)
+		e.wg.Wait() // the health loop may be connecting the pub/sub
 		e.sub.close()
-		e.wg.Wait()
 		_ = e.rdb.Close()
 	})
 }

@@ -20,7 +20,10 @@ import (
 // counters. It owns every transition of cmdUp to true.
 func (e *Engine) run() {
 	defer e.wg.Done()
-	e.tick()
+	stopped, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-e.stop; cancel() }()
+	e.tick(stopped)
 	t := time.NewTicker(e.opts.Interval)
 	defer t.Stop()
 	for {
@@ -28,31 +31,39 @@ func (e *Engine) run() {
 		case <-e.stop:
 			return
 		case <-t.C:
-			e.tick()
+			e.tick(stopped)
 		}
 	}
 }
 
-func (e *Engine) tick() {
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.LeaseTTL/2)
+func (e *Engine) tick(stopped context.Context) {
+	ctx, cancel := context.WithTimeout(stopped, e.opts.LeaseTTL/2)
 	defer cancel()
 	hb, err := e.heartbeat(ctx)
 	if err != nil {
-		e.setDown(err)
+		if stopped.Err() == nil { // not closing
+			e.setDown(err)
+		}
 		return
 	}
 	if !e.cmdUp.Load() {
 		e.log.Info("redis reachable")
 		e.cmdUp.Store(true)
 		e.markDirty()
+		e.upSince = time.Now()
 	}
 	e.sub.check(ctx)
+	// After an outage the other nodes reconnect too, within about one
+	// Interval: this node announces what changed only once they can hear it,
+	// and reaps nobody before they had a full lease to renew theirs (an
+	// outage longer than LeaseTTL expires every lease).
+	settled := !e.started || time.Since(e.upSince) >= 3*e.opts.Interval
+	mayReap := time.Since(e.upSince) >= e.opts.LeaseTTL
 
-	lost := false
 	if old := e.curEpoch(); old != hb.epoch {
-		lost = old != ""
-		if lost {
+		if old != "" {
 			e.log.Warn("redis lost its data: re-registering this node's state")
+			e.lost = true
 		}
 		e.epoch.Store(&hb.epoch)
 		e.markDirty()
@@ -63,12 +74,19 @@ func (e *Engine) tick() {
 		e.markDirty()
 	}
 	if !e.synced.Load() {
-		if err := e.resync(ctx, lost); err != nil {
+		if !settled {
+			return
+		}
+		if err := e.resync(ctx, e.lost); err != nil {
 			e.log.Warn("re-register state", "err", err)
 			return
 		}
+		e.started, e.lost = true, false
 	}
 	for _, dead := range hb.dead {
+		if !mayReap {
+			break
+		}
 		if err := e.reap(ctx, dead); err != nil {
 			e.log.Warn("reap dead node", "dead_node", dead, "err", err)
 		}
@@ -148,8 +166,20 @@ func (e *Engine) resync(ctx context.Context, lost bool) error {
 }
 
 // syncOne writes this node's mirror of one channel, holding the channel's
-// stripe so that no live call on it interleaves.
+// stripe so that no live call on it interleaves, then announces what changed.
 func (e *Engine) syncOne(ctx context.Context, k chanKey, lost bool) error {
+	tr, infos, err := e.syncLocked(ctx, k)
+	if err != nil {
+		return err
+	}
+	if lost {
+		tr.added, tr.occupied = nil, false
+	}
+	e.emit(ctx, k, tr, infos)
+	return nil
+}
+
+func (e *Engine) syncLocked(ctx context.Context, k chanKey) (transitions, map[string]string, error) {
 	st := e.stripe(k.app, k.ch)
 	st.Lock()
 	defer st.Unlock()
@@ -166,14 +196,7 @@ func (e *Engine) syncOne(ctx context.Context, k chanKey, lost bool) error {
 	}
 	e.mu.Unlock()
 	tr, err := e.runSync(ctx, e.node, "sync", k, subs, sockets)
-	if err != nil {
-		return err
-	}
-	if lost {
-		tr.added, tr.occupied = nil, false
-	}
-	e.emit(ctx, k, tr, infos)
-	return nil
+	return tr, infos, err
 }
 
 // transitions are what one syncChannel run changed cluster-wide.
@@ -285,12 +308,18 @@ func (e *Engine) reap(ctx context.Context, dead string) error {
 		}
 		e.emit(ctx, k, tr, nil)
 	}
-	apps, err := e.rdb.SMembers(ctx, e.k.nodeApps(dead)).Result()
+	return e.forget(ctx, dead)
+}
+
+// forget removes a node without state from Redis: its connection counts,
+// then (if its lease is expired and its index empty) the node itself.
+func (e *Engine) forget(ctx context.Context, node string) error {
+	apps, err := e.rdb.SMembers(ctx, e.k.nodeApps(node)).Result()
 	if err != nil {
 		return err
 	}
 	for _, app := range apps {
-		_ = e.rdb.HDel(ctx, e.k.conns(app), dead).Err()
+		_ = e.rdb.HDel(ctx, e.k.conns(app), node).Err()
 	}
-	return reapDone.Run(ctx, e.rdb, []string{e.k.nodes(), e.k.index(dead), e.k.nodeApps(dead)}, dead).Err()
+	return reapDone.Run(ctx, e.rdb, []string{e.k.nodes(), e.k.index(node), e.k.nodeApps(node)}, node).Err()
 }

@@ -70,6 +70,11 @@ type Engine struct {
 
 	sub *subscriber
 
+	// Owned by the health loop.
+	upSince time.Time // when Redis last became reachable
+	started bool      // the first resync is done
+	lost    bool      // Redis lost its data since the last complete resync
+
 	// stripes serialise a resync of one channel with the live operations on
 	// it: operations hold a read lock across their mirror update and their
 	// script, resync the write lock across its snapshot and its script.
@@ -188,19 +193,26 @@ func (e *Engine) Ready() error {
 	return nil
 }
 
-// Close stops the engine. It gives up this node's lease at once, so the
-// remaining nodes reap whatever state is left (after a drain, none) within
-// one Interval and emit its events. It is idempotent.
+// Close stops the engine. A drained node (no state left) removes itself
+// from Redis; otherwise it gives up its lease at once, so the remaining
+// nodes reap its state within one Interval and emit the events. It is
+// idempotent.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.stop)
+		e.wg.Wait() // the health loop may be connecting the pub/sub
 		e.sub.close()
-		e.wg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), e.opts.OpTimeout)
 		defer cancel()
 		if e.cmdUp.Load() {
 			e.flushAsync(ctx)
+			e.mu.Lock()
+			drained := len(e.mirror) == 0 && !e.dirty
+			e.mu.Unlock()
 			_ = e.rdb.ZAddXX(ctx, e.k.nodes(), goredis.Z{Score: 0, Member: e.node}).Err()
+			if drained {
+				_ = e.forget(ctx, e.node)
+			}
 		}
 		_ = e.rdb.Close()
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -71,7 +72,11 @@ func deletePrefix(url, prefix string) {
 // startNode starts an engine with a short lease and waits until it is ready.
 func startEngine(t testing.TB, url, prefix string, h cluster.Handler) *redis.Engine {
 	t.Helper()
-	e, err := redis.New(redis.Options{URL: url, KeyPrefix: prefix, LeaseTTL: time.Second}, h)
+	var log *slog.Logger
+	if os.Getenv("PIXIU_TEST_DEBUG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	e, err := redis.New(redis.Options{URL: url, KeyPrefix: prefix, LeaseTTL: time.Second, Log: log}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
