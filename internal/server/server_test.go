@@ -192,9 +192,10 @@ func TestClientEvents(t *testing.T) {
 	if !strings.Contains(string(er.Data), `"code":4301`) {
 		t.Fatalf("rate limit error %s", er.Data)
 	}
-	a.Subscribe("public", "", "", "")
-	a.Send("client-x", "public", "x")
-	if er := a.Expect("pusher:error"); !strings.Contains(string(er.Data), "private and presence") {
+	p := pixiutest.Dial(t, s.Addr, "app-key")
+	p.Subscribe("public", "", "", "")
+	p.Send("client-x", "public", "x")
+	if er := p.Expect("pusher:error"); !strings.Contains(string(er.Data), "private and presence") {
 		t.Fatalf("got %s", er.Data)
 	}
 }
