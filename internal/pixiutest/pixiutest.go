@@ -47,7 +47,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	cfg.Demo = &f
 	cfg.Apps = []config.App{config.DefaultApp()}
 	cfg.Cluster.DrainWindow = config.Duration(time.Millisecond)
-	cfg.Console.Password = "pixiutest-console-password" // no generated-password log line
+	cfg.Console.Password = "pixiutest-console-password"     // no generated-password log line
 	cfg.Store.Path = filepath.Join(t.TempDir(), "pixiu.db") // one store (and webhook outbox) per test
 	if mutate != nil {
 		mutate(&cfg)

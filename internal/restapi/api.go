@@ -153,12 +153,12 @@ func (a *API) authenticate(r *http.Request) (*request, error) {
 
 // event is one event of a publish or batch (protocol.md §6.3, §6.4).
 type event struct {
-	Name     string          `json:"name"`
-	Data     json.RawMessage `json:"data"`
-	Channels []string        `json:"channels"`
-	Channel  string          `json:"channel"`
-	SocketID string          `json:"socket_id"`
-	Info     string          `json:"info"`
+	Name     string   `json:"name"`
+	Data     *string  `json:"data"` // a string (protocol.md §6.3); JSON-encode objects first
+	Channels []string `json:"channels"`
+	Channel  string   `json:"channel"`
+	SocketID string   `json:"socket_id"`
+	Info     string   `json:"info"`
 }
 
 // validate checks an event and returns its channels and data string.
@@ -172,13 +172,10 @@ func (a *API) validate(e *event) ([]string, string, error) {
 	if protocol.ReservedEventName(e.Name) {
 		return nil, "", errorf(http.StatusBadRequest, "Event name "+e.Name+" is reserved: pusher: and pusher_internal: events cannot be published")
 	}
-	if len(e.Data) == 0 || string(e.Data) == "null" {
+	if e.Data == nil {
 		return nil, "", errorf(http.StatusBadRequest, "Missing event data")
 	}
-	var data string
-	if err := json.Unmarshal(e.Data, &data); err != nil {
-		return nil, "", errorf(http.StatusBadRequest, "Event data must be a string (JSON-encode objects first)")
-	}
+	data := *e.Data
 	if len(data) > a.opts.MaxEventBytes {
 		return nil, "", errorf(http.StatusRequestEntityTooLarge, "Payload Too Large: event data is larger than 10KB")
 	}
@@ -225,7 +222,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 	req := reqOf(r)
 	var e event
 	if err := json.Unmarshal(req.body, &e); err != nil {
-		return errorf(http.StatusBadRequest, "Invalid JSON body: "+err.Error())
+		return errorf(http.StatusBadRequest, bodyError(err))
 	}
 	channels, data, err := a.validate(&e)
 	if err != nil {
@@ -290,7 +287,7 @@ func (a *API) batchEvents(w http.ResponseWriter, r *http.Request) error {
 		Batch []event `json:"batch"`
 	}
 	if err := json.Unmarshal(req.body, &body); err != nil {
-		return errorf(http.StatusBadRequest, "Invalid JSON body: "+err.Error())
+		return errorf(http.StatusBadRequest, bodyError(err))
 	}
 	if len(body.Batch) == 0 {
 		return errorf(http.StatusBadRequest, "Missing batch: give {\"batch\": [events]}")
@@ -364,4 +361,16 @@ func attrs(q url.Values) []string {
 		}
 	}
 	return out
+}
+
+// bodyError explains a body that does not decode.
+func bodyError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		if strings.HasSuffix(te.Field, "data") {
+			return "Event data must be a string (JSON-encode objects first)"
+		}
+		return "Invalid JSON body: field " + te.Field + " must be a " + te.Type.String()
+	}
+	return "Invalid JSON body: " + err.Error()
 }
