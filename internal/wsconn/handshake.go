@@ -2,13 +2,18 @@ package wsconn
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/protocol"
@@ -79,7 +84,12 @@ func (t *Transport) upgrade(nc net.Conn, req request, early []byte) {
 		writeHTTPError(nc, http.StatusBadRequest, why)
 		return
 	}
-	out := appendSwitching(getBuf(), req.header)
+	t.establish(nc, appendSwitching(getBuf(), req.header), req, early)
+}
+
+// establish admits a connection whose 101 response is in out (not yet
+// written) and sends it together with the first Pusher frame.
+func (t *Transport) establish(nc net.Conn, out []byte, req request, early []byte) {
 	perr := t.pathError(req.path)
 	var app = t.admitApp(req, &perr)
 	if perr != nil {
@@ -151,6 +161,18 @@ func writeHTTPError(nc net.Conn, status int, msg string) {
 		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " + itoa(len(msg)+1) + "\r\n\r\n" + msg + "\n")
 	_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	_, _ = nc.Write(b)
+	lingerClose(nc)
+}
+
+// lingerClose closes after the client has read our answer: it shuts down the
+// write side and drains (briefly, boundedly) what the client still sends, so
+// the kernel does not reset the connection over unread input.
+func lingerClose(nc net.Conn) {
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+		_ = nc.SetReadDeadline(time.Now().Add(time.Second))
+		_, _ = io.CopyN(io.Discard, nc, 1<<20)
+	}
 	_ = nc.Close()
 }
 
@@ -180,23 +202,53 @@ func (t *Transport) RejectPath(w http.ResponseWriter, r *http.Request) {
 }
 
 // fastUpgrade serves a connection whose first request line starts with
-// "GET /app/": it parses the request from br and upgrades without net/http.
+// "GET /app/": gobwas/ws parses the handshake from br (no net/http), and the
+// 101 response and the first Pusher frame go out in one write. RFC 6455
+// §4.1 clients send nothing before the 101, so nothing is read past the
+// request.
 func (t *Transport) fastUpgrade(nc net.Conn, br *bufio.Reader) {
 	defer putReader(br)
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	r, err := http.ReadRequest(br)
-	if err != nil {
-		writeHTTPError(nc, http.StatusBadRequest, "malformed HTTP request")
-		return
+	var uri string
+	u := ws.Upgrader{
+		Protocol:  func(p []byte) bool { return bytes.HasPrefix(p, pusherSubprotocol) },
+		OnRequest: func(b []byte) error { uri = string(b); return nil },
 	}
+	out := &outBuf{b: getBuf()}
+	_, err := u.Upgrade(struct {
+		io.Reader
+		io.Writer
+	}{br, out})
 	_ = nc.SetReadDeadline(time.Time{})
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		writeHTTPError(nc, http.StatusUpgradeRequired, "this endpoint speaks the Pusher protocol over WebSocket")
+	if err != nil {
+		switch {
+		case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection):
+			writeHTTPError(nc, http.StatusUpgradeRequired, "this endpoint speaks the Pusher protocol over WebSocket")
+		case len(out.b) > 0: // gobwas wrote its own HTTP error response
+			_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			_, _ = nc.Write(out.b)
+			lingerClose(nc)
+		default:
+			writeHTTPError(nc, http.StatusBadRequest, "malformed or oversized handshake request")
+		}
+		putBuf(out.b)
 		return
 	}
+	path, rawQuery, _ := strings.Cut(uri, "?")
+	query, _ := url.ParseQuery(rawQuery)
 	var early []byte
 	if n := br.Buffered(); n > 0 {
 		early, _ = br.Peek(n)
 	}
-	t.upgrade(nc, request{path: r.URL.Path, query: r.URL.Query(), header: r.Header}, early)
+	t.establish(nc, out.b, request{path: path, query: query}, early)
+}
+
+var pusherSubprotocol = []byte("pusher-channels-protocol-")
+
+// outBuf collects what the handshake writes so it can leave in one write.
+type outBuf struct{ b []byte }
+
+func (o *outBuf) Write(p []byte) (int, error) {
+	o.b = append(o.b, p...)
+	return len(p), nil
 }
