@@ -113,10 +113,10 @@ func (t *Transport) establish(nc net.Conn, out []byte, req request, early []byte
 	}
 	data := protocol.ConnectionEstablishedData(c.socketID, int(t.opts.ActivityTimeout/time.Second))
 	out = appendFrame(out, opText, protocol.AppendEvent(nil, protocol.EventConnectionEstablished, "", data, ""))
-	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	// A fresh socket's send buffer takes this small write at once, and the
+	// enrolled dup ignores this net.Conn's deadlines: none to set or clear.
 	_, err := nc.Write(out)
 	putBuf(out)
-	_ = nc.SetDeadline(time.Time{})
 	if err != nil {
 		t.opts.Hub.Disconnect(app, c, "handshake write failed")
 		_ = nc.Close()
@@ -207,8 +207,7 @@ func (t *Transport) RejectPath(w http.ResponseWriter, r *http.Request) {
 // §4.1 clients send nothing before the 101, so nothing is read past the
 // request.
 func (t *Transport) fastUpgrade(nc net.Conn, br *bufio.Reader) {
-	defer putReader(br)
-	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer putReader(br) // the read deadline set by sniff still applies
 	var uri string
 	u := ws.Upgrader{
 		Protocol:  func(p []byte) bool { return bytes.HasPrefix(p, pusherSubprotocol) },
@@ -219,7 +218,6 @@ func (t *Transport) fastUpgrade(nc net.Conn, br *bufio.Reader) {
 		io.Reader
 		io.Writer
 	}{br, out})
-	_ = nc.SetReadDeadline(time.Time{})
 	if err != nil {
 		switch {
 		case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection):
