@@ -128,7 +128,7 @@ func (a *API) authenticate(r *http.Request) (*request, error) {
 	if err != nil {
 		return nil, errorf(http.StatusNotFound, "Unknown app id: "+r.PathValue("app_id"))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, a.opts.MaxBodyBytes))
+	body, err := readBody(r, a.opts.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -241,7 +241,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusServiceUnavailable, "Publish failed: the cluster engine is unavailable")
 	}
 	if e.Info == "" {
-		writeJSON(w, http.StatusOK, struct{}{})
+		writeRaw(w, http.StatusOK, emptyObject)
 		return nil
 	}
 	infos := make(map[string]map[string]int, len(channels))
@@ -333,7 +333,7 @@ func (a *API) batchEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !withInfo {
-		writeJSON(w, http.StatusOK, struct{}{})
+		writeRaw(w, http.StatusOK, emptyObject)
 		return nil
 	}
 	out := make([]map[string]int, len(body.Batch))
@@ -373,4 +373,18 @@ func bodyError(err error) string {
 		return "Invalid JSON body: field " + te.Field + " must be a " + te.Type.String()
 	}
 	return "Invalid JSON body: " + err.Error()
+}
+
+// readBody reads the whole body, at most max bytes, in one allocation when
+// the client sent a Content-Length (every SDK does).
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(nil, r.Body, max)
+	if n := r.ContentLength; n >= 0 && n <= max {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 )
 
 // Error is an API error with the status code and message a client sees.
@@ -37,7 +38,20 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal server error"}`)
+	}
+	writeRaw(w, status, b)
+}
+
+// emptyObject is the body of every plain success (protocol.md §6.1: 200 with a JSON body).
+var emptyObject = []byte("{}")
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(b)
 }

@@ -134,6 +134,6 @@ func (a *API) terminate(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "Invalid user id '"+uid+"'")
 	}
 	a.opts.Hub.TerminateUser(req.app.ID, uid)
-	writeJSON(w, http.StatusOK, struct{}{})
+	writeRaw(w, http.StatusOK, emptyObject)
 	return nil
 }
