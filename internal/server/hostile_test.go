@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -68,4 +69,40 @@ func TestSubscriptionLimit(t *testing.T) {
 	}
 	c.Send("pusher:unsubscribe", "", map[string]any{"channel": "a"})
 	c.Subscribe("c", "", "", "")
+}
+
+// TestUpgradeAfterRESTOnOneConnection upgrades a keep-alive connection that
+// first carried an ordinary HTTP request (the net/http path, enrolled late).
+func TestUpgradeAfterRESTOnOneConnection(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, nil)
+	nc, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	_, _ = nc.Write([]byte("GET /ready HTTP/1.1\r\nHost: x\r\n\r\n"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ready: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	_, _ = nc.Write([]byte("GET /app/app-key?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols ||
+		resp.Header.Get("Sec-Websocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	frame := make([]byte, 2)
+	if _, err := io.ReadFull(br, frame); err != nil || frame[0] != 0x81 {
+		t.Fatalf("first frame header %x %v", frame, err)
+	}
+	payload := make([]byte, int(frame[1]&0x7f))
+	if _, err := io.ReadFull(br, payload); err != nil || !strings.Contains(string(payload), "pusher:connection_established") {
+		t.Fatalf("first frame %q %v", payload, err)
+	}
 }

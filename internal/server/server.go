@@ -103,7 +103,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	s.http.RegisterOnShutdown(s.stopConsoleStreams)
-	s.ln, err = net.Listen("tcp", cfg.Addr())
+	s.ln, err = s.transport.Serve(cfg.Addr())
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -185,7 +185,7 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 // close sockets with 4200 over the drain window, stop the loops and engine.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.transport.Listener(s.ln)) }()
+	go func() { errc <- s.http.Serve(s.ln) }()
 	s.log.Info("listening", "addr", s.ln.Addr().String())
 	select {
 	case err := <-errc:

@@ -1,19 +1,14 @@
 package wsconn
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/gobwas/ws"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/protocol"
@@ -87,49 +82,47 @@ func (t *Transport) upgrade(nc net.Conn, req request, early []byte) {
 	t.establish(nc, appendSwitching(getBuf(), req.header), req, early)
 }
 
-// establish admits a connection whose 101 response is in out (not yet
-// written) and sends it together with the first Pusher frame.
+// establish admits a hijacked connection whose 101 response is in out (not
+// yet written), sends it with the first Pusher frame and enrolls the socket.
 func (t *Transport) establish(nc net.Conn, out []byte, req request, early []byte) {
-	perr := t.pathError(req.path)
-	var app = t.admitApp(req, &perr)
-	if perr != nil {
-		out = appendFrame(out, opText, protocol.AppendError(nil, perr))
-		out = appendClose(out, perr.Code, perr.Message)
-		_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		_, _ = nc.Write(out)
-		putBuf(out)
-		_ = nc.Close()
-		return
-	}
-	c := &conn{t: t, socketID: newSocketID()}
-	c.app.Store(app)
-	if perr := t.opts.Hub.Connect(app, c); perr != nil {
-		out = appendFrame(out, opText, protocol.AppendError(nil, perr))
-		out = appendClose(out, perr.Code, perr.Message)
-		_, _ = nc.Write(out)
-		putBuf(out)
-		_ = nc.Close()
-		return
-	}
-	data := protocol.ConnectionEstablishedData(c.socketID, int(t.opts.ActivityTimeout/time.Second))
-	out = appendFrame(out, opText, protocol.AppendEvent(nil, protocol.EventConnectionEstablished, "", data, ""))
-	// A fresh socket's send buffer takes this small write at once, and the
-	// enrolled dup ignores this net.Conn's deadlines: none to set or clear.
+	c, out, ok := t.admitConn(out, req)
 	_, err := nc.Write(out)
 	putBuf(out)
-	if err != nil {
-		t.opts.Hub.Disconnect(app, c, "handshake write failed")
+	if !ok || err != nil {
+		if ok {
+			t.opts.Hub.Disconnect(c.curApp(), c, "handshake write failed")
+		}
 		_ = nc.Close()
 		return
 	}
 	if len(early) > 0 {
 		c.r().early = append([]byte(nil), early...)
 	}
-	if _, err := t.client.EnrollContext(nc, c); err != nil {
-		t.opts.Hub.Disconnect(app, c, "enroll failed")
+	if err := t.enroll(nc, c); err != nil {
+		t.opts.Hub.Disconnect(c.curApp(), c, "enroll failed")
 		t.log.Warn("enroll connection", "err", err)
 		_ = nc.Close()
 	}
+}
+
+// admitConn checks the path, protocol, app and connection quota. It returns
+// the new connection and out with connection_established appended, or
+// ok=false and out with pusher:error and the close frame appended
+// (protocol.md §1.2: the upgrade always completes first).
+func (t *Transport) admitConn(out []byte, req request) (c *conn, _ []byte, ok bool) {
+	perr := t.pathError(req.path)
+	app := t.admitApp(req, &perr)
+	if perr == nil {
+		c = &conn{t: t, socketID: newSocketID()}
+		c.app.Store(app)
+		perr = t.opts.Hub.Connect(app, c)
+	}
+	if perr != nil {
+		out = appendFrame(out, opText, protocol.AppendError(nil, perr))
+		return nil, appendClose(out, perr.Code, perr.Message), false
+	}
+	data := protocol.ConnectionEstablishedData(c.socketID, int(t.opts.ActivityTimeout/time.Second))
+	return c, appendFrame(out, opText, protocol.AppendEvent(nil, protocol.EventConnectionEstablished, "", data, "")), true
 }
 
 // pathError returns 4005 unless path is /app/{key}.
@@ -157,11 +150,14 @@ func (t *Transport) admitApp(req request, perr **protocol.Error) *apps.App {
 }
 
 func writeHTTPError(nc net.Conn, status int, msg string) {
-	b := []byte("HTTP/1.1 " + itoa(status) + " " + http.StatusText(status) +
-		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " + itoa(len(msg)+1) + "\r\n\r\n" + msg + "\n")
 	_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	_, _ = nc.Write(b)
+	_, _ = nc.Write(httpErrorBytes(status, msg))
 	lingerClose(nc)
+}
+
+func httpErrorBytes(status int, msg string) []byte {
+	return []byte("HTTP/1.1 " + itoa(status) + " " + http.StatusText(status) +
+		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " + itoa(len(msg)+1) + "\r\n\r\n" + msg + "\n")
 }
 
 // lingerClose closes after the client has read our answer: it shuts down the
@@ -199,46 +195,6 @@ func (t *Transport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // completes, then 4005 (protocol.md §1.2).
 func (t *Transport) RejectPath(w http.ResponseWriter, r *http.Request) {
 	t.ServeHTTP(w, r)
-}
-
-// fastUpgrade serves a connection whose first request line starts with
-// "GET /app/": gobwas/ws parses the handshake from br (no net/http), and the
-// 101 response and the first Pusher frame go out in one write. RFC 6455
-// §4.1 clients send nothing before the 101, so nothing is read past the
-// request.
-func (t *Transport) fastUpgrade(nc net.Conn, br *bufio.Reader) {
-	defer putReader(br) // the read deadline set by sniff still applies
-	var uri string
-	u := ws.Upgrader{
-		Protocol:  func(p []byte) bool { return bytes.HasPrefix(p, pusherSubprotocol) },
-		OnRequest: func(b []byte) error { uri = string(b); return nil },
-	}
-	out := &outBuf{b: getBuf()}
-	_, err := u.Upgrade(struct {
-		io.Reader
-		io.Writer
-	}{br, out})
-	if err != nil {
-		switch {
-		case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection):
-			writeHTTPError(nc, http.StatusUpgradeRequired, "this endpoint speaks the Pusher protocol over WebSocket")
-		case len(out.b) > 0: // gobwas wrote its own HTTP error response
-			_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-			_, _ = nc.Write(out.b)
-			lingerClose(nc)
-		default:
-			writeHTTPError(nc, http.StatusBadRequest, "malformed or oversized handshake request")
-		}
-		putBuf(out.b)
-		return
-	}
-	path, rawQuery, _ := strings.Cut(uri, "?")
-	query, _ := url.ParseQuery(rawQuery)
-	var early []byte
-	if n := br.Buffered(); n > 0 {
-		early, _ = br.Peek(n)
-	}
-	t.establish(nc, out.b, request{path: path, query: query}, early)
 }
 
 var pusherSubprotocol = []byte("pusher-channels-protocol-")

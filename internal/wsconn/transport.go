@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -39,21 +38,28 @@ type Options struct {
 // Transport accepts WebSocket connections and runs them on gnet event loops.
 type Transport struct {
 	gnet.BuiltinEventEngine
-	opts   Options
-	log    *slog.Logger
-	client *gnet.Client
+	opts  Options
+	log   *slog.Logger
+	gopts []gnet.Option
+
+	// Set by Serve.
+	engine gnet.Engine
+	booted chan struct{}
+	runErr chan error
+	httpLn *httpListener
 
 	loops sync.Map // gnet.EventLoop → *loop
 
-	regMu sync.Mutex
-	conns map[*conn]struct{} // all open conns; guarded by regMu
+	regMu   sync.Mutex
+	conns   map[*conn]struct{}  // all open conns; guarded by regMu
+	waiting map[gnet.Conn]int64 // accepted, not upgraded yet (or draining): deadline in unix nanos; guarded by regMu
 
 	draining atomic.Bool
 	stop     chan struct{}
 	done     chan struct{}
 }
 
-// New starts the event loops. Call Close to stop them.
+// New returns a transport; Serve starts its event loops. Call Close to stop them.
 func New(opts Options) (*Transport, error) {
 	if opts.Hub == nil || opts.Apps == nil {
 		return nil, errors.New("wsconn: Hub and Apps are required")
@@ -70,22 +76,16 @@ func New(opts Options) (*Transport, error) {
 	}
 	t := &Transport{opts: opts, log: opts.Log.With("component", "wsconn"),
 		conns: make(map[*conn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	gopts := []gnet.Option{gnet.WithMulticore(true),
-		// Go's net package already enabled TCP_NODELAY on the accepted socket,
-		// which the enrolled dup shares: skip gnet's second setsockopt.
-		gnet.WithTCPNoDelay(gnet.TCPDelay),
+	t.waiting = make(map[gnet.Conn]int64)
+	t.gopts = []gnet.Option{gnet.WithMulticore(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		// Register (late upgrades) needs a balancer that is safe to call anytime.
+		gnet.WithLoadBalancing(gnet.LeastConnections),
+		// Rebind at once after a restart despite connections in TIME_WAIT.
+		gnet.WithReuseAddr(true),
 		gnet.WithLogger(gnetLogger{opts.Log.With("component", "gnet")}), gnet.WithReadBufferCap(64 << 10)}
 	if opts.EventLoops > 0 {
-		gopts = append(gopts, gnet.WithNumEventLoop(opts.EventLoops))
+		t.gopts = append(t.gopts, gnet.WithNumEventLoop(opts.EventLoops))
 	}
-	cli, err := gnet.NewClient(t, gopts...)
-	if err != nil {
-		return nil, fmt.Errorf("wsconn: %w", err)
-	}
-	if err := cli.Start(); err != nil {
-		return nil, fmt.Errorf("wsconn: start event loops: %w", err)
-	}
-	t.client = cli
 	go t.sweep()
 	return t, nil
 }
@@ -139,16 +139,22 @@ func newSocketID() string {
 	return string(buf)
 }
 
-// OnOpen runs on the loop when a socket is enrolled; it schedules parsing of
-// frames that arrived with the handshake.
+// OnOpen runs on the loop for every new socket: an accepted one waits for
+// its first request (handshake); an enrolled late upgrade (context *conn)
+// gets its pipelined bytes parsed.
 func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	c := gc.Context().(*conn)
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		gc.SetContext(&pendingConn{})
+		t.regMu.Lock()
+		t.waiting[gc] = time.Now().Add(10 * time.Second).UnixNano()
+		t.regMu.Unlock()
+		return nil, gnet.None
+	}
 	c.gc = gc
 	c.loop = t.loopFor(gc.EventLoop())
 	c.touch()
-	t.regMu.Lock()
-	t.conns[c] = struct{}{}
-	t.regMu.Unlock()
+	t.register(c)
 	// connection_established went out with the 101 response.
 	if c.rare != nil && len(c.rare.early) > 0 {
 		c.rare.pendingEarly = true
@@ -157,17 +163,34 @@ func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
+func (t *Transport) register(c *conn) {
+	t.regMu.Lock()
+	t.conns[c] = struct{}{}
+	delete(t.waiting, c.gc)
+	t.regMu.Unlock()
+}
+
 // OnTraffic parses and handles every complete frame in the inbound buffer.
 func (t *Transport) OnTraffic(gc gnet.Conn) gnet.Action {
-	c := gc.Context().(*conn)
-	c.touch()
-	return c.readFrames()
+	switch c := gc.Context().(type) {
+	case *conn:
+		c.touch()
+		return c.readFrames()
+	case *pendingConn:
+		return t.handshake(gc)
+	default: // draining or ejected
+		_, _ = gc.Discard(-1)
+		return gnet.None
+	}
 }
 
 // OnClose releases the connection's subscriptions and registration.
 func (t *Transport) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
+		t.regMu.Lock()
+		delete(t.waiting, gc)
+		t.regMu.Unlock()
 		return gnet.None
 	}
 	reason := c.markClosed()
@@ -218,11 +241,21 @@ func (t *Transport) sweep() {
 		idle := int64(t.opts.ActivityTimeout)
 		pong := int64(t.opts.PongTimeout)
 		batch = batch[:0]
+		var expired []gnet.Conn
 		t.regMu.Lock()
 		for c := range t.conns {
 			batch = append(batch, c)
 		}
+		for gc, deadline := range t.waiting {
+			if now > deadline {
+				expired = append(expired, gc)
+				delete(t.waiting, gc)
+			}
+		}
 		t.regMu.Unlock()
+		for _, gc := range expired {
+			_ = gc.Close() // slow or silent before its first request, or done draining
+		}
 		for _, c := range batch {
 			seen := c.lastSeen.Load()
 			pinged := c.pingedAt.Load()
@@ -276,5 +309,8 @@ func (t *Transport) Close() error {
 	}
 	close(t.stop)
 	<-t.done
-	return t.client.Stop()
+	if t.httpLn != nil {
+		_ = t.httpLn.Close()
+	}
+	return t.stopEngine()
 }

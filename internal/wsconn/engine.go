@@ -1,0 +1,240 @@
+package wsconn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Serve binds addr with a gnet engine and returns the listener net/http must
+// serve. Every connection is accepted on an event loop: one whose first
+// request starts with "GET /app/" is upgraded right there (no goroutine, no
+// descriptor hand-over); any other is handed to net/http with the bytes
+// already read. Serve must be called once, before ServeHTTP.
+func (t *Transport) Serve(addr string) (net.Listener, error) {
+	hl := &httpListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	t.httpLn = hl
+	booted := make(chan struct{})
+	t.booted = booted
+	errc := make(chan error, 1)
+	go func() { errc <- gnet.Run(t, "tcp://"+addr, t.gopts...) }()
+	select {
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("engine stopped at once")
+		}
+		return nil, fmt.Errorf("wsconn: listen %s: %w", addr, err)
+	case <-booted:
+	}
+	t.runErr = errc
+	fd, err := t.engine.Dup()
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: listener address: %w", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	_ = unix.Close(fd)
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: listener address: %w", err)
+	}
+	hl.addr = tcpAddr(sa)
+	return hl, nil
+}
+
+func tcpAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return &net.TCPAddr{}
+}
+
+// OnBoot records the engine.
+func (t *Transport) OnBoot(eng gnet.Engine) gnet.Action {
+	t.engine = eng
+	close(t.booted)
+	return gnet.None
+}
+
+// pendingConn is the context of an accepted connection whose first request
+// has not arrived in full yet.
+type pendingConn struct{}
+
+// drainingConn is the context of a connection answered with an HTTP error:
+// its write side is shut; what it still sends is discarded until it closes
+// (or the sweeper closes it), so the kernel does not reset it over unread
+// input before the client reads the answer.
+type drainingConn struct{}
+
+// ejected marks a connection handed to net/http; its gnet copy just closes.
+type ejected struct{}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// handshake handles the first request of an accepted connection. Loop only.
+func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
+	buf, _ := gc.Peek(-1)
+	n := min(len(buf), len(appPrefix))
+	if !bytes.Equal(buf[:n], appPrefix[:n]) {
+		return t.eject(gc, buf)
+	}
+	if n < len(appPrefix) {
+		return gnet.None
+	}
+	end := bytes.Index(buf, crlfcrlf)
+	if end < 0 {
+		if len(buf) >= maxHandshakeBytes {
+			return t.httpError(gc, http.StatusBadRequest, "malformed or oversized handshake request")
+		}
+		return gnet.None
+	}
+	head := buf[:end+4]
+	var uri string
+	u := ws.Upgrader{
+		Protocol:  func(p []byte) bool { return bytes.HasPrefix(p, pusherSubprotocol) },
+		OnRequest: func(b []byte) error { uri = string(b); return nil },
+	}
+	out := &outBuf{b: getBuf()}
+	_, err := u.Upgrade(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(head), out})
+	_, _ = gc.Discard(len(head))
+	if err != nil {
+		defer putBuf(out.b)
+		if errors.Is(err, ws.ErrHandshakeBadUpgrade) || errors.Is(err, ws.ErrHandshakeBadConnection) {
+			return t.httpError(gc, http.StatusUpgradeRequired, "this endpoint speaks the Pusher protocol over WebSocket")
+		}
+		if len(out.b) > 0 {
+			_, _ = gc.Write(out.b)
+			return t.drain(gc)
+		}
+		return t.httpError(gc, http.StatusBadRequest, "malformed handshake request")
+	}
+	path, rawQuery, _ := strings.Cut(uri, "?")
+	query, _ := url.ParseQuery(rawQuery)
+	c, out2, ok := t.admitConn(out.b, request{path: path, query: query})
+	if !ok {
+		_, _ = gc.Write(out2)
+		putBuf(out2)
+		return gnet.Close
+	}
+	c.gc = gc
+	c.loop = t.loopFor(gc.EventLoop())
+	c.touch()
+	gc.SetContext(c)
+	t.register(c) // also ends the handshake deadline
+	_, _ = gc.Write(out2)
+	putBuf(out2)
+	if gc.InboundBuffered() > 0 {
+		return c.readFrames()
+	}
+	return gnet.None
+}
+
+// eject hands an accepted connection that is not a WebSocket upgrade to
+// net/http, replaying the bytes the loop has read. Loop only.
+func (t *Transport) eject(gc gnet.Conn, buf []byte) gnet.Action {
+	nc, err := fileConn(gc.Fd())
+	if err != nil {
+		t.log.Warn("hand connection to net/http", "err", err)
+		return gnet.Close
+	}
+	pre := append([]byte(nil), buf...)
+	_, _ = gc.Discard(-1)
+	gc.SetContext(ejected{})
+	t.regMu.Lock()
+	delete(t.waiting, gc)
+	t.regMu.Unlock()
+	go t.httpLn.deliver(&replayConn{Conn: nc, pre: pre})
+	return gnet.Close
+}
+
+// fileConn returns a net.Conn on a duplicate of fd (net.FileConn duplicates
+// again and owns its copy).
+func fileConn(fd int) (net.Conn, error) {
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), "tcp")
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+// httpError answers an HTTP error and drains. Loop only.
+func (t *Transport) httpError(gc gnet.Conn, status int, msg string) gnet.Action {
+	_, _ = gc.Write(httpErrorBytes(status, msg))
+	return t.drain(gc)
+}
+
+func (t *Transport) drain(gc gnet.Conn) gnet.Action {
+	_, _ = gc.Discard(-1)
+	if err := unix.Shutdown(gc.Fd(), syscall.SHUT_WR); err != nil {
+		return gnet.Close
+	}
+	gc.SetContext(&drainingConn{})
+	t.regMu.Lock()
+	t.waiting[gc] = time.Now().Add(time.Second).UnixNano()
+	t.regMu.Unlock()
+	return gnet.None
+}
+
+// replayConn reads pre before the connection.
+type replayConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// enroll hands a hijacked connection (a late upgrade through net/http) to an
+// event loop with c as its context.
+func (t *Transport) enroll(nc net.Conn, c *conn) error {
+	ctx := gnet.NewContext(gnet.NewNetConnContext(context.Background(), nc), c)
+	res, err := t.engine.Register(ctx)
+	if err != nil {
+		return err
+	}
+	r := <-res
+	return r.Err
+}
+
+// stopEngine stops the engine and waits for gnet.Run to return.
+func (t *Transport) stopEngine() error {
+	if t.runErr == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Stop starts the shutdown at once but then polls every 500 ms; gnet.Run
+	// returning is the real end.
+	go func() { _ = t.engine.Stop(ctx) }()
+	select {
+	case err := <-t.runErr:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
