@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -105,4 +106,28 @@ func TestUpgradeAfterRESTOnOneConnection(t *testing.T) {
 	if _, err := io.ReadFull(br, payload); err != nil || !strings.Contains(string(payload), "pusher:connection_established") {
 		t.Fatalf("first frame %q %v", payload, err)
 	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, nil)
+	c := pixiutest.Dial(t, s.Addr, "app-key")
+	c.Subscribe("m", "", "", "")
+	s.REST().Trigger(t, []string{"m"}, "e", "1")
+	c.Expect("e")
+	pixiutest.WaitFor(t, 5*time.Second, func() error {
+		resp, err := http.Get("http://" + s.Addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{`pixiu_connections{app_id="app-id"} 1`, `pixiu_messages_today{app_id="app-id"} 3`, // publish + its delivery + the subscription_count delivery
+			`pixiu_engine_ready 1`, `# TYPE pixiu_webhook_requests_total counter`} {
+			if !strings.Contains(string(b), want) {
+				return fmt.Errorf("missing %q in:\n%s", want, b)
+			}
+		}
+		return nil
+	})
 }

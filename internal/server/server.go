@@ -154,6 +154,7 @@ func (s *Server) routes(api http.Handler) (http.Handler, error) {
 	mux.Handle("GET /app/{key}", s.transport)
 	mux.Handle("/apps/", api)
 	mux.HandleFunc("GET /ready", s.ready)
+	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("GET /health", s.ready)
 	mux.HandleFunc("GET /{$}", s.home)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
