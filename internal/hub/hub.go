@@ -65,6 +65,7 @@ type channel struct {
 	// lastCountSent is when a subscription_count was last sent (for the
 	// > 100 subscribers 5 s cadence of protocol.md §3.12).
 	lastCountSent time.Time
+	countPending  bool // a trailing subscription_count is scheduled
 }
 
 // New returns a hub; newEngine builds the cluster engine, giving it the hub's
@@ -314,7 +315,9 @@ func (h *Hub) sendCache(ctx context.Context, appID, name string, c Client) error
 }
 
 // sendSubscriptionCount publishes pusher_internal:subscription_count; for
-// channels with more than 100 subscriptions at most every 5 s (protocol.md §3.12).
+// channels with more than 100 subscriptions at most every 5 s (protocol.md
+// §3.12). A throttled change is not lost: one trailing update is scheduled
+// for the end of the window and sends the count as it is then.
 func (h *Hub) sendSubscriptionCount(ctx context.Context, appID, name string, count int, _ bool) {
 	if count > 100 {
 		k := chanKey{appID, name}
@@ -322,14 +325,49 @@ func (h *Hub) sendSubscriptionCount(ctx context.Context, appID, name string, cou
 		now := time.Now()
 		s.mu.Lock()
 		ch := s.channels[k]
-		throttled := ch != nil && now.Sub(ch.lastCountSent) < 5*time.Second
-		if ch != nil && !throttled {
+		wait := time.Duration(0)
+		if ch != nil {
+			wait = 5*time.Second - now.Sub(ch.lastCountSent)
+		}
+		schedule := wait > 0 && !ch.countPending
+		switch {
+		case wait <= 0 && ch != nil:
 			ch.lastCountSent = now
+		case schedule:
+			ch.countPending = true
 		}
 		s.mu.Unlock()
-		if throttled {
+		if schedule {
+			time.AfterFunc(wait, func() { h.trailingCount(appID, name) })
+		}
+		if wait > 0 {
 			return
 		}
+	}
+	h.observe(Event{Kind: SubscriptionCount, AppID: appID, Channel: name, Count: count})
+	_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name,
+		Event: protocol.EventSubscriptionCount, Data: protocol.SubscriptionCountData(count)})
+}
+
+// trailingCount sends the count a throttled change left pending.
+func (h *Hub) trailingCount(appID, name string) {
+	k := chanKey{appID, name}
+	s := h.shardFor(k)
+	s.mu.Lock()
+	ch := s.channels[k]
+	if ch != nil {
+		ch.countPending = false
+		ch.lastCountSent = time.Now()
+	}
+	s.mu.Unlock()
+	if ch == nil {
+		return // no local subscriber is left to tell
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	count, err := h.engine.SubscriptionCount(ctx, appID, name)
+	if err != nil || count == 0 {
+		return
 	}
 	h.observe(Event{Kind: SubscriptionCount, AppID: appID, Channel: name, Count: count})
 	_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name,
