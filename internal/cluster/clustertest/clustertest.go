@@ -8,7 +8,6 @@ package clustertest
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -156,10 +155,4 @@ func checkSeq(t *testing.T, msgs []cluster.Message, n int) {
 			t.Fatalf("message %d of %d has data %s, want %s (order broken)", i, n, m.Data, seqData(i))
 		}
 	}
-}
-
-func sortedIDs(ids []string) []string {
-	out := slices.Clone(ids)
-	slices.Sort(out)
-	return out
 }
