@@ -17,6 +17,7 @@ deps-js: ## install pinned JS dependencies (pusher-js for the demo, test clients
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: vet test-go test-e2e test-browser ## every test: Go (race) + conformance suite with the official clients
 
