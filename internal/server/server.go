@@ -174,6 +174,10 @@ func isAppPath(p string) bool {
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if s.transport.Draining() {
+		http.Error(w, "not ready: draining for shutdown", http.StatusServiceUnavailable)
+		return
+	}
 	if err := s.hub.Engine().Ready(); err != nil {
 		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 		return

@@ -270,6 +270,9 @@ func (t *Transport) sweep() {
 	}
 }
 
+// Draining reports whether Shutdown has begun.
+func (t *Transport) Draining() bool { return t.draining.Load() }
+
 // Shutdown stops accepting, then closes every socket with 4200 spread evenly
 // over window so clients reconnect to other nodes without a thundering herd.
 func (t *Transport) Shutdown(ctx context.Context, window time.Duration) {
