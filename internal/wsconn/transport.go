@@ -273,8 +273,9 @@ func (t *Transport) sweep() {
 // Draining reports whether Shutdown has begun.
 func (t *Transport) Draining() bool { return t.draining.Load() }
 
-// Shutdown stops accepting, then closes every socket with 4200 spread evenly
-// over window so clients reconnect to other nodes without a thundering herd.
+// Shutdown refuses new WebSocket connections (they get 4200 right after the
+// upgrade, so clients go to another node), then closes every socket with 4200
+// spread evenly over window so the other nodes see no thundering herd.
 func (t *Transport) Shutdown(ctx context.Context, window time.Duration) {
 	t.draining.Store(true)
 	t.regMu.Lock()
