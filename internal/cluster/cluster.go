@@ -47,6 +47,8 @@ const (
 	NoticeMemberRemoved          // m.UserID left presence channel m.Channel
 	NoticeChannelOccupied        // m.Channel went from 0 to ≥ 1 subscriptions
 	NoticeChannelVacated         // m.Channel went to 0 subscriptions
+	NoticeUserOnline             // m.UserID signed in on its first connection cluster-wide (watchlists)
+	NoticeUserOffline            // m.UserID's last signed-in connection cluster-wide closed
 )
 
 // Handler receives messages for channels this node listens to. It must not

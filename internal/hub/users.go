@@ -25,21 +25,28 @@ func (u *userRegistry) init() {
 	u.watchers = make(map[userKey]map[Client]struct{})
 }
 
+// onlinePrefix names the pseudo presence channel that records, through the
+// engine's presence (so cluster-wide, with atomic first/last transitions and
+// node-death reaping), the signed-in sockets of a user: "#online-<user id>".
+// Clients cannot subscribe to "#" names (protocol.md §4).
+const onlinePrefix = "#online-"
+
+func onlineChannel(userID string) string { return onlinePrefix + userID }
+
 // SignIn records c as signed in as userID with a watchlist. It sends c the
-// online status of the watched ids it can see, and tells the user's watchers
-// it came online if this is its first connection.
+// online status of the watched ids, and when this is the user's first
+// signed-in connection anywhere in the cluster, every node tells its
+// watchers of the user (protocol.md §3.11).
 func (h *Hub) SignIn(appID string, c Client, userID string, watchlist []string) {
 	u := &h.users
 	k := userKey{appID, userID}
 	u.mu.Lock()
 	set := u.clients[k]
-	first := set == nil
-	if first {
+	if set == nil {
 		set = make(map[Client]struct{}, 1)
 		u.clients[k] = set
 	}
 	set[c] = struct{}{}
-	var online []string
 	for _, w := range watchlist {
 		wk := userKey{appID, w}
 		ws := u.watchers[wk]
@@ -48,26 +55,23 @@ func (h *Hub) SignIn(appID string, c Client, userID string, watchlist []string) 
 			u.watchers[wk] = ws
 		}
 		ws[c] = struct{}{}
-		if len(u.clients[wk]) > 0 {
-			online = append(online, w)
-		}
-	}
-	var notify []Client
-	if first {
-		for w := range u.watchers[k] {
-			notify = append(notify, w)
-		}
 	}
 	u.mu.Unlock()
 
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var online []string
+	for _, w := range watchlist {
+		if n, err := h.engine.MemberCount(ctx, appID, onlineChannel(w)); err == nil && n > 0 {
+			online = append(online, w)
+		}
+	}
 	if len(online) > 0 {
 		c.Send(protocol.AppendEvent(nil, protocol.EventWatchlist, "", protocol.WatchlistData("online", online), ""))
 	}
-	if len(notify) > 0 {
-		frame := protocol.AppendEvent(nil, protocol.EventWatchlist, "", protocol.WatchlistData("online", []string{userID}), "")
-		for _, w := range notify {
-			w.Send(frame)
-		}
+	first, err := h.engine.AddMember(ctx, appID, onlineChannel(userID), c.SocketID(), protocol.Member{UserID: userID})
+	if err == nil && first {
+		_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, UserID: userID, Notice: cluster.NoticeUserOnline})
 	}
 }
 
@@ -76,12 +80,10 @@ func (h *Hub) SignOut(appID string, c Client, userID string, watchlist []string)
 	u := &h.users
 	k := userKey{appID, userID}
 	u.mu.Lock()
-	last := false
 	if set := u.clients[k]; set != nil {
 		delete(set, c)
 		if len(set) == 0 {
 			delete(u.clients, k)
-			last = true
 		}
 	}
 	for _, w := range watchlist {
@@ -93,18 +95,30 @@ func (h *Hub) SignOut(appID string, c Client, userID string, watchlist []string)
 			}
 		}
 	}
-	var notify []Client
-	if last {
-		for w := range u.watchers[k] {
-			notify = append(notify, w)
-		}
+	u.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	last, err := h.engine.RemoveMember(ctx, appID, onlineChannel(userID), c.SocketID(), userID)
+	if err == nil && last {
+		_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, UserID: userID, Notice: cluster.NoticeUserOffline})
+	}
+}
+
+// notifyWatchers sends this node's watchers of userID a watchlist event.
+func (h *Hub) notifyWatchers(appID, userID, name string) {
+	u := &h.users
+	u.mu.Lock()
+	var list []Client
+	for w := range u.watchers[userKey{appID, userID}] {
+		list = append(list, w)
 	}
 	u.mu.Unlock()
-	if len(notify) > 0 {
-		frame := protocol.AppendEvent(nil, protocol.EventWatchlist, "", protocol.WatchlistData("offline", []string{userID}), "")
-		for _, w := range notify {
-			w.Send(frame)
-		}
+	if len(list) == 0 {
+		return
+	}
+	frame := protocol.AppendEvent(nil, protocol.EventWatchlist, "", protocol.WatchlistData(name, []string{userID}), "")
+	for _, w := range list {
+		w.Send(frame)
 	}
 }
 

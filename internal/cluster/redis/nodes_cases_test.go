@@ -323,3 +323,38 @@ func TestNodesRedisOutage(t *testing.T) {
 		}
 	}
 }
+
+// Watchlist online/offline is cluster-wide: a user signing in on one node is
+// announced to watchers on another, once, and so is its last sign-out.
+func TestNodesWatchlist(t *testing.T) {
+	t.Parallel()
+	n := startNodes(t, 2, clusterOpts{})
+	w := n[0].dial()
+	ud := `{"id":"watcher","watchlist":["star"]}`
+	w.Send("pusher:signin", "", map[string]any{"user_data": ud,
+		"auth": signature.UserAuth("app-key", "app-secret", w.SocketID, ud)})
+	w.Expect("pusher:signin_success")
+
+	s1, s2 := n[1].dial(), n[1].dial()
+	signin(t, s1, "star")
+	if e := w.Expect("pusher_internal:watchlist_events"); !strings.Contains(e.DataString(), `"name":"online","user_ids":["star"]`) {
+		t.Fatalf("online event %s", e.DataString())
+	}
+	signin(t, s2, "star") // a second socket of the same user: no second "online"
+	w.Quiet("pusher_internal:watchlist_events", 300*time.Millisecond)
+
+	late := n[0].dial() // a watcher signing in later learns the current status
+	ud2 := `{"id":"late","watchlist":["star","nobody"]}`
+	late.Send("pusher:signin", "", map[string]any{"user_data": ud2,
+		"auth": signature.UserAuth("app-key", "app-secret", late.SocketID, ud2)})
+	if e := late.Expect("pusher_internal:watchlist_events"); !strings.Contains(e.DataString(), `"user_ids":["star"]`) {
+		t.Fatalf("initial status %s", e.DataString())
+	}
+
+	_ = s1.WaitClosedAfter(t)
+	w.Quiet("pusher_internal:watchlist_events", 300*time.Millisecond)
+	_ = s2.WaitClosedAfter(t)
+	if e := w.Expect("pusher_internal:watchlist_events"); !strings.Contains(e.DataString(), `"name":"offline","user_ids":["star"]`) {
+		t.Fatalf("offline event %s", e.DataString())
+	}
+}
