@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/webhook"
 )
 
@@ -33,6 +36,7 @@ func (s *Server) wireWebhooks() error {
 		BatchInterval: w.BatchInterval.D(),
 		BatchMax:      w.BatchMax,
 		VacateDelay:   w.VacateDelay.D(),
+		StillGone:     s.stillGone,
 	}
 	if count := s.onDeliver(); count != nil {
 		// A webhook request counts as one message (protocol.md §8).
@@ -54,3 +58,27 @@ func (s *Server) wireWebhooks() error {
 
 // Webhooks returns the webhook sender (stats, dead letters, replay).
 func (s *Server) Webhooks() *webhook.Sender { return s.webhooks }
+
+// stillGone re-checks a held channel_vacated / member_removed against the
+// cluster-wide state when its hold ends: in a cluster the channel may have
+// been re-occupied, or the user may have come back, on another node.
+func (s *Server) stillGone(e hub.Event) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	switch e.Kind {
+	case hub.ChannelVacated:
+		n, err := s.hub.Engine().SubscriptionCount(ctx, e.AppID, e.Channel)
+		return err != nil || n == 0
+	case hub.MemberRemoved:
+		members, err := s.hub.Members(ctx, e.AppID, e.Channel)
+		if err != nil {
+			return true
+		}
+		for _, m := range members {
+			if m.UserID == e.UserID {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -119,11 +119,11 @@ func (s *Sender) runHolder() {
 		case <-t.C:
 		case <-s.holdStop:
 			list, _ := s.hold.takeDue(time.Now(), true)
-			s.release(list)
+			s.release(list, false)
 			return
 		}
 		list, next := s.hold.takeDue(time.Now(), false)
-		s.release(list)
+		s.release(list, true)
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(time.Until(next), 0)
@@ -132,10 +132,14 @@ func (s *Sender) runHolder() {
 	}
 }
 
-func (s *Sender) release(list []*held) {
+func (s *Sender) release(list []*held, recheck bool) {
 	for _, x := range list {
 		a, err := s.opts.Apps.ByID(x.ev.AppID)
 		if err != nil {
+			continue
+		}
+		if recheck && s.opts.StillGone != nil && !s.opts.StillGone(x.ev) {
+			s.stats.suppressed.Add(1) // back within the hold, on another node
 			continue
 		}
 		typ, _ := typeOf(x.ev.Kind)

@@ -41,6 +41,11 @@ type Options struct {
 	// VacateDelay is how long channel_vacated and member_removed are held
 	// (protocol.md §7.3). Default 3s; negative disables the hold.
 	VacateDelay time.Duration
+	// StillGone, if set, is asked when a held channel_vacated or
+	// member_removed is due: false (the channel is occupied again, the user
+	// is back — on another node, in a cluster) drops it. Errors should
+	// answer true: an event is better sent than lost.
+	StillGone func(hub.Event) bool
 	// BackoffBase is the first retry delay; it doubles per attempt, with
 	// jitter. Default 1s, and at most RetryHorizon/20 so that a short
 	// horizon still gets several attempts.

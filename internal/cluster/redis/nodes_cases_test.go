@@ -358,3 +358,29 @@ func TestNodesWatchlist(t *testing.T) {
 		t.Fatalf("offline event %s", e.DataString())
 	}
 }
+
+// A channel vacated on one node and re-occupied on another within the
+// webhook hold (3 s; 1 s here) sends no channel_vacated: the held event is re-checked
+// against the cluster when its hold ends (protocol.md §7.3).
+func TestNodesVacateHoldAcrossNodes(t *testing.T) {
+	t.Parallel()
+	hooks := pixiutest.NewReceiver(t)
+	n := startNodes(t, 2, clusterOpts{webhook: hooks.URL, mutate: func(c *config.Config) {
+		c.Webhooks.VacateDelay = config.Duration(time.Second)
+	}})
+	a := n[0].dial()
+	a.Subscribe("hop", "", "", "")
+	hooks.WaitEvents(t, func(evs []pixiutest.WebhookEvent) error {
+		if len(pixiutest.Find(evs, "channel_occupied", "hop")) != 1 {
+			return fmt.Errorf("no channel_occupied yet")
+		}
+		return nil
+	})
+	a.Send("pusher:unsubscribe", "", map[string]any{"channel": "hop"})
+	b := n[1].dial()
+	b.Subscribe("hop", "", "", "")
+	time.Sleep(2500 * time.Millisecond) // past the (shortened) 1 s hold and a batch interval
+	if v := pixiutest.Find(hooks.Events(), "channel_vacated", "hop"); len(v) != 0 {
+		t.Fatalf("channel_vacated sent although the channel was re-occupied on another node within the hold: %+v", v)
+	}
+}
