@@ -64,21 +64,6 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	s.transport, err = wsconn.New(wsconn.Options{
-		Hub: h, Apps: s.apps, Log: log,
-		ActivityTimeout:   cfg.ActivityTimeout.D(),
-		PongTimeout:       cfg.PongTimeout.D(),
-		MaxMessageBytes:   cfg.Limits.MaxMessageBytes,
-		MaxPendingBytes:   cfg.Limits.MaxPendingBytes,
-		MaxEventBytes:     cfg.Limits.MaxEventBytes,
-		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
-		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,
-	})
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.closers = append(s.closers, s.transport.Close)
 	api := restapi.New(restapi.Options{
 		Hub: h, Apps: s.apps, Log: log,
 		MaxEventBytes:     cfg.Limits.MaxEventBytes,
@@ -89,6 +74,28 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Admit:             s.admitPublish(),
 		OnError:           s.onAPIError(),
 	})
+	var direct wsconn.DirectFunc
+	if cfg.Cluster.Redis == "" {
+		// The in-memory engine never blocks, so the event loops may answer
+		// keep-alive REST calls themselves (docs/PERFORMANCE.md).
+		direct = api.Direct
+	}
+	s.transport, err = wsconn.New(wsconn.Options{
+		Hub: h, Apps: s.apps, Log: log,
+		ActivityTimeout:   cfg.ActivityTimeout.D(),
+		PongTimeout:       cfg.PongTimeout.D(),
+		MaxMessageBytes:   cfg.Limits.MaxMessageBytes,
+		MaxPendingBytes:   cfg.Limits.MaxPendingBytes,
+		MaxEventBytes:     cfg.Limits.MaxEventBytes,
+		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
+		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,
+		Direct:            direct,
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.closers = append(s.closers, s.transport.Close)
 	handler, err := s.routes(api)
 	if err != nil {
 		s.Close()

@@ -90,6 +90,10 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	buf, _ := gc.Peek(-1)
 	n := min(len(buf), len(appPrefix))
 	if !bytes.Equal(buf[:n], appPrefix[:n]) {
+		if t.opts.Direct != nil && (bytes.HasPrefix(buf, []byte("POST /apps/")) || bytes.HasPrefix(buf, []byte("GET /apps/"))) {
+			gc.SetContext(&restConn{})
+			return t.serveREST(gc)
+		}
 		return t.eject(gc, buf)
 	}
 	if n < len(appPrefix) {

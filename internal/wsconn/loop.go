@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 
 	"github.com/panjf2000/gnet/v2"
@@ -52,9 +53,20 @@ func (l *loop) run(context.Context) error {
 	l.scheduled = false
 	l.mu.Unlock()
 	for i, c := range list {
-		c.flush()
+		l.flushOne(c)
 		list[i] = nil
 	}
 	l.spare = list[:0]
 	return nil
+}
+
+// flushOne flushes c; a panic closes c alone (see Transport.OnTraffic).
+func (l *loop) flushOne(c *conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.t.log.Error("connection flush panicked; connection closed", "panic", r, "stack", string(debug.Stack()))
+			_ = c.gc.Close()
+		}
+	}()
+	c.flush()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,12 @@ type Options struct {
 	MaxEventBytes     int           // client event data limit, default 10 KiB
 	MaxChannelNameLen int           // default 200
 	MaxSubscriptions  int           // channels per connection, default 10,000
-	EventLoops        int           // default GOMAXPROCS
+	// Direct, if set, answers REST requests on the event loops (keep-alive
+	// connections whose requests are plain /apps/… calls); otherwise every
+	// non-WebSocket connection goes to net/http. It must not block long:
+	// set it only with an engine whose calls stay in memory.
+	Direct     DirectFunc
+	EventLoops int // default GOMAXPROCS
 }
 
 // Transport accepts WebSocket connections and runs them on gnet event loops.
@@ -171,13 +177,23 @@ func (t *Transport) register(c *conn) {
 }
 
 // OnTraffic parses and handles every complete frame in the inbound buffer.
-func (t *Transport) OnTraffic(gc gnet.Conn) gnet.Action {
+// A panic (a bug reached by some input) closes that one connection and is
+// logged; the loop, and every other connection on it, carry on.
+func (t *Transport) OnTraffic(gc gnet.Conn) (action gnet.Action) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.log.Error("connection handler panicked; connection closed", "panic", r, "stack", string(debug.Stack()))
+			action = gnet.Close
+		}
+	}()
 	switch c := gc.Context().(type) {
 	case *conn:
 		c.touch()
 		return c.readFrames()
 	case *pendingConn:
 		return t.handshake(gc)
+	case *restConn:
+		return t.serveREST(gc)
 	default: // draining or ejected
 		_, _ = gc.Discard(-1)
 		return gnet.None
