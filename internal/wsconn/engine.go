@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,13 +73,20 @@ func (t *Transport) OnBoot(eng gnet.Engine) gnet.Action {
 
 // pendingConn is the context of an accepted connection whose first request
 // has not arrived in full yet.
-type pendingConn struct{}
+type pendingConn struct{ *waitDeadline }
 
 // drainingConn is the context of a connection answered with an HTTP error:
 // its write side is shut; what it still sends is discarded until it closes
 // (or the sweeper closes it), so the kernel does not reset it over unread
 // input before the client reads the answer.
-type drainingConn struct{}
+type drainingConn struct{ *waitDeadline }
+
+// waitDeadline is when the sweeper closes a connection that is not (yet) a
+// Pusher connection. The loop moves it without a lock (it is one per
+// connection, registered in Transport.waiting once); the sweeper reads it.
+type waitDeadline struct{ at atomic.Int64 }
+
+func (d *waitDeadline) set(in time.Duration) { d.at.Store(time.Now().Add(in).UnixNano()) }
 
 // ejected marks a connection handed to net/http; its gnet copy just closes.
 type ejected struct{}
@@ -91,7 +99,7 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	n := min(len(buf), len(appPrefix))
 	if !bytes.Equal(buf[:n], appPrefix[:n]) {
 		if t.opts.Direct != nil && (bytes.HasPrefix(buf, []byte("POST /apps/")) || bytes.HasPrefix(buf, []byte("GET /apps/"))) {
-			gc.SetContext(&restConn{})
+			gc.SetContext(&restConn{gc.Context().(*pendingConn).waitDeadline})
 			return t.serveREST(gc)
 		}
 		return t.eject(gc, buf)
@@ -191,10 +199,9 @@ func (t *Transport) drain(gc gnet.Conn) gnet.Action {
 	if err := unix.Shutdown(gc.Fd(), syscall.SHUT_WR); err != nil {
 		return gnet.Close
 	}
-	gc.SetContext(&drainingConn{})
-	t.regMu.Lock()
-	t.waiting[gc] = time.Now().Add(time.Second).UnixNano()
-	t.regMu.Unlock()
+	d := gc.Context().(*pendingConn).waitDeadline // drain follows a handshake error only
+	d.set(time.Second)
+	gc.SetContext(&drainingConn{d})
 	return gnet.None
 }
 

@@ -18,7 +18,7 @@ type DirectFunc func(ctx context.Context, method, requestURI string, body []byte
 // Content-Length. Anything else (another path, chunked bodies, Expect,
 // HTTP/1.0, oversized heads) hands the connection, unread bytes included,
 // to net/http, which then serves it to the end.
-type restConn struct{}
+type restConn struct{ *waitDeadline }
 
 var appsPrefix = []byte("/apps/")
 
@@ -31,6 +31,7 @@ const restIdle = 120 * time.Second
 
 // serveREST answers every complete request in the inbound buffer. Loop only.
 func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
+	rc := gc.Context().(*restConn)
 	for {
 		buf, _ := gc.Peek(-1)
 		if len(buf) == 0 {
@@ -41,12 +42,11 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 			return t.eject(gc, buf)
 		}
 		if !complete {
-			t.setDeadline(gc, 30*time.Second) // a request is on its way
+			rc.set(30 * time.Second) // a request is on its way
 			return gnet.None
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		status, header, body := t.opts.Direct(ctx, req.method, req.uri, req.body)
-		cancel()
+		// Direct is set only with an engine that never waits: no deadline needed.
+		status, header, body := t.opts.Direct(context.Background(), req.method, req.uri, req.body)
 		out := appendResponse(getBuf(), status, header, body, req.close)
 		_, _ = gc.Write(out)
 		putBuf(out)
@@ -54,14 +54,8 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 		if req.close {
 			return gnet.Close
 		}
-		t.setDeadline(gc, restIdle)
+		rc.set(restIdle)
 	}
-}
-
-func (t *Transport) setDeadline(gc gnet.Conn, d time.Duration) {
-	t.regMu.Lock()
-	t.waiting[gc] = time.Now().Add(d).UnixNano()
-	t.regMu.Unlock()
 }
 
 type restRequest struct {

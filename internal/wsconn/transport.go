@@ -57,8 +57,8 @@ type Transport struct {
 	loops sync.Map // gnet.EventLoop → *loop
 
 	regMu   sync.Mutex
-	conns   map[*conn]struct{}  // all open conns; guarded by regMu
-	waiting map[gnet.Conn]int64 // accepted, not upgraded yet (or draining): deadline in unix nanos; guarded by regMu
+	conns   map[*conn]struct{}          // all open conns; guarded by regMu
+	waiting map[gnet.Conn]*waitDeadline // accepted but not a Pusher connection (yet); guarded by regMu
 
 	draining atomic.Bool
 	stop     chan struct{}
@@ -82,7 +82,7 @@ func New(opts Options) (*Transport, error) {
 	}
 	t := &Transport{opts: opts, log: opts.Log.With("component", "wsconn"),
 		conns: make(map[*conn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	t.waiting = make(map[gnet.Conn]int64)
+	t.waiting = make(map[gnet.Conn]*waitDeadline)
 	t.gopts = []gnet.Option{gnet.WithMulticore(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		// Register (late upgrades) needs a balancer that is safe to call anytime.
 		gnet.WithLoadBalancing(gnet.LeastConnections),
@@ -151,9 +151,11 @@ func newSocketID() string {
 func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c, ok := gc.Context().(*conn)
 	if !ok {
-		gc.SetContext(&pendingConn{})
+		d := &waitDeadline{}
+		d.set(10 * time.Second)
+		gc.SetContext(&pendingConn{d})
 		t.regMu.Lock()
-		t.waiting[gc] = time.Now().Add(10 * time.Second).UnixNano()
+		t.waiting[gc] = d
 		t.regMu.Unlock()
 		return nil, gnet.None
 	}
@@ -262,8 +264,8 @@ func (t *Transport) sweep() {
 		for c := range t.conns {
 			batch = append(batch, c)
 		}
-		for gc, deadline := range t.waiting {
-			if now > deadline {
+		for gc, d := range t.waiting {
+			if now > d.at.Load() {
 				expired = append(expired, gc)
 				delete(t.waiting, gc)
 			}
