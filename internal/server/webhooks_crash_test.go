@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -116,25 +114,8 @@ func waitCounts(t *testing.T, store string, ok func(webhook.Counts) bool) {
 type process struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *lockedBuffer
+	out  *pixiutest.SyncBuffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startBinary runs `pixiu serve` on a free port and waits for /ready; the
@@ -143,7 +124,7 @@ func startBinary(t *testing.T, bin, cfgFile string) *process {
 	t.Helper()
 	addr := reserveAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	p := &process{addr: addr, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{addr: addr, out: &pixiutest.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", cfgFile, "--host", "127.0.0.1", "--port", port)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

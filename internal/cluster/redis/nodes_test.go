@@ -5,7 +5,6 @@ package redis_test
 // spread across them.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,25 +61,8 @@ type node struct {
 	name string
 	Addr string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *pixiutest.SyncBuffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // clusterOpts shape the nodes of one test.
@@ -145,7 +127,7 @@ func startNode(t *testing.T, bin, name, prefix string, o clusterOpts) *node {
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nd := &node{t: t, name: name, Addr: cfg.Addr(), out: &syncBuffer{}, done: make(chan struct{})}
+	nd := &node{t: t, name: name, Addr: cfg.Addr(), out: &pixiutest.SyncBuffer{}, done: make(chan struct{})}
 	nd.cmd = exec.Command(bin, "serve", "--config", file)
 	nd.cmd.Dir = dir
 	nd.cmd.Stdout, nd.cmd.Stderr = nd.out, nd.out
