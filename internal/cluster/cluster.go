@@ -1,7 +1,7 @@
 // Package cluster defines the engine seam between one node's hub and the rest
 // of a Pixiu cluster: cross-node pub/sub by interest, cluster-wide presence and
 // subscription counts with atomic first/last transitions, cache-channel
-// storage and counters. The in-memory engine (cluster/memory) serves a single
+// storage and connection counts. The in-memory engine (cluster/memory) serves a single
 // node; a Redis engine implements the same contracts for many nodes.
 //
 // Engines carry only protocol-level values; no engine type leaks out of its
@@ -117,18 +117,6 @@ type Cache interface {
 	GetCache(ctx context.Context, appID, channel string) (ev CachedEvent, ok bool, err error)
 }
 
-// Counters are cluster-wide integer counters (daily messages, usage).
-type Counters interface {
-	// Add adds delta to the counter named key and returns the new value.
-	// Counters with a ttl expire that long after their first increment.
-	// Add(ctx, key, 0, ttl) reads a counter.
-	Add(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
-	// AddAsync adds delta to the counter eventually, without I/O on the
-	// caller's goroutine: engines may sum increments per node and flush them
-	// about once a second. Use it on hot paths (counting deliveries).
-	AddAsync(key string, delta int64, ttl time.Duration)
-}
-
 // Connections are cluster-wide connection counts per app, kept without a
 // round trip per connection: each node counts its own and engines exchange
 // the totals in the background (about once a second).
@@ -145,7 +133,6 @@ type Engine interface {
 	Presence
 	Subscriptions
 	Cache
-	Counters
 	Connections
 	// Ready reports whether the engine can currently serve (e.g. Redis reachable).
 	Ready() error

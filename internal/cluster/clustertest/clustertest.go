@@ -1,7 +1,7 @@
 // Package clustertest is the conformance suite every cluster engine passes:
 // Run(t, factory) checks the cluster.Engine contracts (delivery by interest,
 // order, exactly once; presence and subscription counts with their
-// first/last transitions; cache; counters; connection counts) and, for
+// first/last transitions; cache; connection counts) and, for
 // engines that span nodes, the cross-node ones including the reaping of a
 // node that died. It is imported only by tests.
 package clustertest
@@ -49,7 +49,6 @@ func Run(t *testing.T, factory Factory) {
 		{"Subscriptions", false, testSubscriptions},
 		{"SubscriptionsConcurrentTransitions", false, testSubscriptionsConcurrent},
 		{"Cache", false, testCache},
-		{"Counters", false, testCounters},
 		{"Connections", false, testConnections},
 		{"ReadyAndClose", false, testReadyClose},
 		{"CrossNodePublish", true, testCrossNodePublish},

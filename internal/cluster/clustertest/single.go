@@ -249,38 +249,6 @@ func testCache(t *testing.T, c Cluster) {
 	})
 }
 
-func testCounters(t *testing.T, c Cluster) {
-	e := c.Node(func(cluster.Message) {})
-	ctx := context.Background()
-	step := func(key string, d, want int64, ttl time.Duration) {
-		t.Helper()
-		n, err := e.Add(ctx, key, d, ttl)
-		must(t, err)
-		if n != want {
-			t.Fatalf("%s %+d → %d, want %d", key, d, n, want)
-		}
-	}
-	step("day", 5, 5, time.Hour)
-	step("day", 2, 7, time.Hour)
-	step("day", 0, 7, time.Hour)
-	step("forever", -3, -3, 0)
-	e.AddAsync("day", 10, time.Hour)
-	e.AddAsync("day", 1, time.Hour)
-	WaitFor(t, 5*time.Second, func() error {
-		if n, err := e.Add(ctx, "day", 0, time.Hour); err != nil || n != 18 {
-			return fmt.Errorf("day = %d (%v), want 18", n, err)
-		}
-		return nil
-	})
-	step("short", 1, 1, 50*time.Millisecond)
-	WaitFor(t, 5*time.Second, func() error {
-		if n, err := e.Add(ctx, "short", 0, 50*time.Millisecond); err != nil || n != 0 {
-			return fmt.Errorf("short = %d (%v), want it expired", n, err)
-		}
-		return nil
-	})
-}
-
 func testConnections(t *testing.T, c Cluster) {
 	e := c.Node(func(cluster.Message) {})
 	for i := 1; i <= 3; i++ {

@@ -29,11 +29,6 @@ type cacheEntry struct {
 	expires     time.Time
 }
 
-type counter struct {
-	v       int64
-	expires time.Time
-}
-
 // Engine is the in-memory engine. It is safe for concurrent use.
 type Engine struct {
 	handler cluster.Handler
@@ -43,7 +38,6 @@ type Engine struct {
 	presence map[chanKey]map[string]*member
 	subs     map[chanKey]int
 	cache    map[chanKey]cacheEntry
-	counters map[string]*counter
 
 	conns sync.Map // app → *atomic.Int64 connections
 }
@@ -58,7 +52,6 @@ func New(h cluster.Handler) *Engine {
 		presence: make(map[chanKey]map[string]*member),
 		subs:     make(map[chanKey]int),
 		cache:    make(map[chanKey]cacheEntry),
-		counters: make(map[string]*counter),
 	}
 }
 
@@ -199,28 +192,6 @@ func (e *Engine) GetCache(_ context.Context, appID, channel string) (cluster.Cac
 		return cluster.CachedEvent{}, false, nil
 	}
 	return cluster.CachedEvent{Event: c.event, Data: c.data, TTL: left}, true, nil
-}
-
-// Add implements cluster.Counters.
-func (e *Engine) Add(_ context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	now := e.now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c := e.counters[key]
-	if c == nil || (!c.expires.IsZero() && now.After(c.expires)) {
-		c = &counter{}
-		if ttl > 0 {
-			c.expires = now.Add(ttl)
-		}
-		e.counters[key] = c
-	}
-	c.v += delta
-	return c.v, nil
-}
-
-// AddAsync implements cluster.Counters; in memory it applies at once.
-func (e *Engine) AddAsync(key string, delta int64, ttl time.Duration) {
-	_, _ = e.Add(context.Background(), key, delta, ttl)
 }
 
 // AddConnections implements cluster.Connections: the only node's count.

@@ -38,7 +38,6 @@ func (k keys) conns(app string) string     { return k.p + "c:" + app }
 func (k keys) nodeApps(node string) string { return k.p + "na:" + node }
 
 func (k keys) reapLock(node string) string { return k.p + "reap:" + node }
-func (k keys) counter(name string) string  { return k.p + "ctr:" + name }
 
 func entry(app, ch string) string { return app + ":" + ch }
 

@@ -94,7 +94,6 @@ func (e *Engine) tick(stopped context.Context) {
 	if err := e.exchangeConns(ctx); err != nil {
 		_ = e.failedCtx(ctx, err)
 	}
-	e.flushAsync(ctx)
 }
 
 type beat struct {

@@ -84,7 +84,6 @@ type Engine struct {
 	mu     sync.Mutex             // guards the fields below
 	mirror map[chanKey]*chanState // the state this node owns, as the hub asked for it
 	dirty  bool                   // Redis may differ from mirror
-	async  map[asyncKey]int64     // AddAsync increments not yet flushed
 
 	conns sync.Map // app → *connCount
 
@@ -106,11 +105,6 @@ type memberInfo struct{ user, info string }
 type connCount struct {
 	local  atomic.Int64 // exact, this node
 	remote atomic.Int64 // the other live nodes, as of the last exchange
-}
-
-type asyncKey struct {
-	name string
-	ttl  time.Duration
 }
 
 // New connects to Redis and starts the engine's goroutines; h receives every
@@ -165,7 +159,6 @@ func New(opts Options, h cluster.Handler) (*Engine, error) {
 		node:    opts.NodeID,
 		seed:    maphash.MakeSeed(),
 		mirror:  make(map[chanKey]*chanState),
-		async:   make(map[asyncKey]int64),
 		stop:    make(chan struct{}),
 	}
 	e.sub = newSubscriber(e)
@@ -205,7 +198,6 @@ func (e *Engine) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), e.opts.OpTimeout)
 		defer cancel()
 		if e.cmdUp.Load() {
-			e.flushAsync(ctx)
 			e.mu.Lock()
 			drained := len(e.mirror) == 0 && !e.dirty
 			e.mu.Unlock()

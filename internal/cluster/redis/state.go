@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -243,61 +242,6 @@ func (e *Engine) GetCache(ctx context.Context, appID, channel string) (cluster.C
 		return cluster.CachedEvent{}, false, nil
 	}
 	return cluster.CachedEvent{Event: event, Data: data, TTL: left}, true, nil
-}
-
-// Add implements cluster.Counters: INCRBY and, for a new counter, PEXPIRE in
-// one transaction.
-func (e *Engine) Add(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	if err := e.usable(); err != nil {
-		return 0, err
-	}
-	cctx, cancel := e.opCtx(ctx)
-	defer cancel()
-	pipe := e.rdb.TxPipeline()
-	incr := pipe.IncrBy(cctx, e.k.counter(key), delta)
-	if ttl > 0 {
-		pipe.Do(cctx, "PEXPIRE", e.k.counter(key), ttl.Milliseconds(), "NX")
-	}
-	if _, err := pipe.Exec(cctx); err != nil {
-		return 0, e.failedCtx(ctx, err)
-	}
-	return incr.Val(), nil
-}
-
-// AddAsync implements cluster.Counters: increments are summed here and
-// flushed by the health loop every Interval.
-func (e *Engine) AddAsync(key string, delta int64, ttl time.Duration) {
-	e.mu.Lock()
-	e.async[asyncKey{key, ttl}] += delta
-	e.mu.Unlock()
-}
-
-// flushAsync writes the summed AddAsync increments in one pipeline; on
-// failure they are kept for the next flush.
-func (e *Engine) flushAsync(ctx context.Context) {
-	e.mu.Lock()
-	if len(e.async) == 0 {
-		e.mu.Unlock()
-		return
-	}
-	batch := e.async
-	e.async = make(map[asyncKey]int64)
-	e.mu.Unlock()
-	pipe := e.rdb.TxPipeline()
-	for k, d := range batch {
-		pipe.IncrBy(ctx, e.k.counter(k.name), d)
-		if k.ttl > 0 {
-			pipe.Do(ctx, "PEXPIRE", e.k.counter(k.name), k.ttl.Milliseconds(), "NX")
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		e.mu.Lock()
-		for k, d := range batch {
-			e.async[k] += d
-		}
-		e.mu.Unlock()
-		_ = e.failedCtx(ctx, err)
-	}
 }
 
 // AddConnections implements cluster.Connections. It takes no lock (it runs
