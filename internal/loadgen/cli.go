@@ -28,6 +28,7 @@ scenarios:
   fanout   --subs subscribers on one channel, --events via REST; deliveries/s, latency, loss
   publish  signed REST publishes to a channel without subscribers; publishes/s
   churn    connect → subscribe → close cycles; cycles/s
+  slow     never-reading subscribers next to reading ones; server RSS and descriptors, loss, p99
 
 Run "pixiu-bench <scenario> -h" for its flags.
 `
@@ -163,6 +164,19 @@ func (c *command) scenario() (scenarioFunc, error) {
 		fs.StringVar(&o.Channel, "channel", "churn", "channel name (prefix when --channels > 1)")
 		fs.IntVar(&o.Channels, "channels", 1, "spread the workers over this many channels")
 		return func(ctx context.Context, opts runOptions) (*report, error) { return runChurn(ctx, opts, o) }, nil
+	case "slow":
+		var o slowOptions
+		fs.IntVar(&o.Slow, "slow", 2000, "subscribers that never read")
+		fs.IntVar(&o.Normal, "normal", 10, "subscribers that read everything")
+		fs.BoolVar(&o.Bystander, "bystander", true, "one more reading subscriber on another channel (each event is published to both)")
+		fs.IntVar(&o.Events, "events", 2000, "events to publish")
+		fs.Float64Var(&o.Rate, "rate", 100, "events per second")
+		fs.IntVar(&o.Size, "size", 1000, "bytes of each event's data")
+		fs.IntVar(&o.RcvBuf, "rcvbuf", 4096, "SO_RCVBUF of the slow sockets")
+		fs.StringVar(&o.Channel, "channel", "slow", "channel name")
+		fs.DurationVar(&o.After, "after", 60*time.Second, "after the slow consumers are closed, watch the server's RSS and descriptors at most this long")
+		fs.DurationVar(&o.Drain, "drain", 10*time.Second, "give up after no delivery progress for this long")
+		return func(ctx context.Context, opts runOptions) (*report, error) { return runSlow(ctx, opts, o) }, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q", c.name)
 }
@@ -217,13 +231,14 @@ func (c *command) options(ctx context.Context) (runOptions, int) {
 
 // socketsNeeded reads the connection count flag of the scenario.
 func (c *command) socketsNeeded() int {
-	for _, name := range []string{"conns", "subs", "concurrency", "publishers"} {
+	n := 0
+	for _, name := range []string{"conns", "subs", "concurrency", "publishers", "slow", "normal"} {
 		if f := c.fs.Lookup(name); f != nil {
-			n, _ := strconv.Atoi(f.Value.String())
-			return n
+			v, _ := strconv.Atoi(f.Value.String())
+			n += v
 		}
 	}
-	return 0
+	return n
 }
 
 // raiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit and returns

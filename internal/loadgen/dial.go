@@ -32,6 +32,7 @@ type dialer struct {
 	target  Target
 	wsURL   *url.URL
 	timeout time.Duration
+	rcvBuf  int           // SO_RCVBUF set before connect when > 0 (slow consumers)
 	next    atomic.Uint64 // source address rotation
 }
 
@@ -47,13 +48,22 @@ func newDialer(t Target, key string, timeout time.Duration) *dialer {
 
 func (d *dialer) dialTCP(ctx context.Context) (net.Conn, error) {
 	nd := net.Dialer{Timeout: d.timeout}
-	if d.target.IsV4() {
+	v4 := d.target.IsV4()
+	if v4 {
 		i := d.next.Add(1) - 1
 		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%sourceSpread))}
+	}
+	if v4 || d.rcvBuf > 0 {
 		nd.Control = func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+				if v4 {
+					serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+				}
+				if serr == nil && d.rcvBuf > 0 {
+					// Before connect(2), so the advertised window is small too.
+					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, d.rcvBuf)
+				}
 			})
 			if err != nil {
 				return err

@@ -19,6 +19,7 @@ type fanoutOptions struct {
 	Publishers int           // concurrent REST publishers; default 4
 	Window     int           // flat out: events in flight (published, not yet delivered to all); default 50
 	Channel    string        // default "fanout"
+	Also       []string      // more channels every event is published to (one request)
 	Event      string        // default "bench-event"
 	Drain      time.Duration // give up when no delivery progress for this long; default 10s
 }
@@ -205,6 +206,7 @@ func publishEvents(ctx context.Context, o *runOptions, fo fanoutOptions, rest *r
 	seqs := make(chan int64, 1024)
 	go schedule(ctx, seqs, fo, e, subs)
 
+	channels := append([]string{fo.Channel}, fo.Also...)
 	res := &publishResult{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -220,7 +222,7 @@ func publishEvents(ctx context.Context, o *runOptions, fo fanoutOptions, rest *r
 			for seq := range seqs {
 				t0 := time.Now()
 				data = benchData(data[:0], seq, t0.UnixNano(), fo.Size)
-				body = eventBody(body[:0], fo.Event, fo.Channel, data)
+				body = eventBody(body[:0], fo.Event, channels, data)
 				err := p.publish(ctx, body)
 				h.record(time.Since(t0))
 				if err != nil {

@@ -60,6 +60,7 @@ func runPublish(ctx context.Context, o runOptions, po publishOptions) (*report, 
 	a := mon.take()
 	// No request starts after the deadline; requests in flight complete.
 	deadline := a.at.Add(po.Duration)
+	channels := []string{po.Channel}
 	for _, p := range posters {
 		wg.Go(func() {
 			var h histogram
@@ -69,7 +70,7 @@ func runPublish(ctx context.Context, o runOptions, po publishOptions) (*report, 
 			for ctx.Err() == nil && time.Now().Before(deadline) && budget.Add(-1) >= 0 {
 				t0 := time.Now()
 				data = benchData(data[:0], n, t0.UnixNano(), po.Size)
-				body = eventBody(body[:0], "bench-event", po.Channel, data)
+				body = eventBody(body[:0], "bench-event", channels, data)
 				err := p.publish(ctx, body)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -110,7 +111,7 @@ func warmUp(ctx context.Context, posters []poster, po publishOptions) error {
 	for i, p := range posters {
 		go func() {
 			data := benchData(nil, int64(i), time.Now().UnixNano(), po.Size)
-			errs <- p.publish(ctx, eventBody(nil, "bench-warmup", po.Channel, data))
+			errs <- p.publish(ctx, eventBody(nil, "bench-warmup", []string{po.Channel}, data))
 		}()
 	}
 	var first error

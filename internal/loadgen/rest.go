@@ -89,11 +89,16 @@ func (r *restClient) signedQuery(body []byte) string {
 
 // eventBody returns the JSON body of POST /events for one channel; data is
 // the event's data string.
-func eventBody(dst []byte, name, channel string, data []byte) []byte {
+func eventBody(dst []byte, name string, channels []string, data []byte) []byte {
 	dst = append(dst, `{"name":`...)
 	dst = appendJSONString(dst, name)
 	dst = append(dst, `,"channels":[`...)
-	dst = appendJSONString(dst, channel)
+	for i, ch := range channels {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, ch)
+	}
 	dst = append(dst, `],"data":`...)
 	dst = appendJSONString(dst, string(data))
 	return append(dst, '}')

@@ -84,6 +84,20 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 			wantFigure(t, r, "latency_samples", 50*200)
 		})
 	}
+	t.Run("slow", func(t *testing.T) {
+		t.Parallel()
+		s := startFakeServer(t)
+		r, err := runSlow(ctx, fakeOptions(t, s), slowOptions{Slow: 5, Normal: 3, Bystander: true, Events: 40, Rate: 400, Size: 200, After: 10 * time.Second, Drain: 5 * time.Second})
+		checkOK(t, r, err)
+		wantFigure(t, r, "slow_connected", 5)
+		wantFigure(t, r, "published", 40)
+		wantFigure(t, r, "expected", 4*40) // 3 normal + the bystander
+		wantFigure(t, r, "lost", 0)
+		figure(t, r, "server_rss_peak_kb")
+		if figure(t, r, "fds_recovered_sec") == "never" {
+			t.Errorf("descriptors did not come back")
+		}
+	})
 	t.Run("publish", func(t *testing.T) {
 		t.Parallel()
 		s := startFakeServer(t)
@@ -130,6 +144,7 @@ func TestMainJSONAgainstFakeServer(t *testing.T) {
 		{"fanout", "--subs", "10", "--events", "20", "--server-pid", "auto"},
 		{"idle", "--conns", "10", "--settle", "1ms", "--hold", "1ms"},
 		{"churn", "--concurrency", "2", "--max", "10"},
+		{"slow", "--slow", "3", "--normal", "2", "--events", "10", "--rate", "500", "--size", "100", "--after", "5s", "--server-pid", "auto"},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			t.Parallel()
