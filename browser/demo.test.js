@@ -13,6 +13,7 @@ apps:
     key: ${APP.key}
     secret: ${APP.secret}
     name: Browser test app
+demo_app_id: ${APP.id}
 cluster:
   drain_window: 100ms
 `;

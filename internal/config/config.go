@@ -28,10 +28,21 @@ type Config struct {
 
 	// Demo serves the exchange demo under /demo (default on).
 	Demo *bool `yaml:"demo"`
+	// DemoAppID names the app the demo publishes as (env PIXIU_DEMO_APP_ID).
+	// Default empty: the development app only; with neither, the demo says
+	// so and publishes nothing.
+	DemoAppID string `yaml:"demo_app_id"`
 
 	// PprofAddr, when set (e.g. 127.0.0.1:6060), serves net/http/pprof there
-	// (env PIXIU_PPROF). Never expose it publicly.
+	// (env PIXIU_PPROF). Never expose it publicly. Not with AdminAddr, which
+	// serves pprof itself.
 	PprofAddr string `yaml:"pprof_addr"`
+
+	// AdminAddr, when set (e.g. 127.0.0.1:9090, or ":9090" for loopback port
+	// 9090), serves /metrics and /debug/pprof/ there and no longer on the
+	// public port (env PIXIU_ADMIN_ADDR). Default empty: /metrics on the
+	// public port, pprof only with PprofAddr.
+	AdminAddr string `yaml:"admin_addr"`
 
 	// LogLevel is debug, info, warn or error (default info); LogFormat text or json.
 	LogLevel  string `yaml:"log_level"`
@@ -212,8 +223,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv("PIXIU_PPROF"); v != "" {
 		c.PprofAddr = v
 	}
+	if v := getenv("PIXIU_ADMIN_ADDR"); v != "" {
+		c.AdminAddr = v
+	}
 	if v := getenv("PIXIU_LOG_LEVEL"); v != "" {
 		c.LogLevel = v
+	}
+	if v := getenv("PIXIU_DEMO_APP_ID"); v != "" {
+		c.DemoAppID = v
 	}
 	if v := getenv("PIXIU_DEMO"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -328,6 +345,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ActivityTimeout.D() < time.Second {
 		return &ValidationError{Field: "activity_timeout", Err: errors.New("must be at least 1s")}
+	}
+	if c.AdminAddr != "" && c.PprofAddr != "" {
+		return &ValidationError{Field: "pprof_addr", Err: errors.New("not with admin_addr, which serves pprof itself")}
 	}
 	seenID, seenKey := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {

@@ -44,9 +44,16 @@ var _ Publisher = (*pusher.Client)(nil)
 type Options struct {
 	// Publisher sends the trades. Required.
 	Publisher Publisher
-	// AppKey is the key of the app the market page connects with; it must be
-	// the key of the app Publisher publishes as. Required.
-	AppKey string
+	// AppKey returns the key of the app Publisher publishes as, which the
+	// market page connects with, or "" when the demo has no app: the pages
+	// then say so and trades are refused with 503 (NoAppMessage). It is
+	// called on every request, so the app may come and go. Required.
+	AppKey func() string
+	// TradeRate and TradeBurst limit trades per client address: TradeBurst at
+	// once, then TradeRate per second; past it POST /demo/trade answers 429.
+	// Defaults 2 and 20.
+	TradeRate  float64
+	TradeBurst int
 	// PusherJSPath is the file path of pusher-js's browser build
 	// (node_modules/pusher-js/dist/web/pusher.min.js). When the file can be
 	// read it is served at /demo/pusher.min.js and the pages use it; otherwise
@@ -59,10 +66,16 @@ type Options struct {
 //go:embed assets
 var assets embed.FS
 
+// NoAppMessage is what the pages and a refused trade say when the demo has
+// no app to publish as.
+const NoAppMessage = "the demo has no app to publish as: it uses only the development app " +
+	"(present while no other app exists) or the app named by demo_app_id"
+
 // Handler serves the demo pages under /demo/. It is safe for concurrent use.
 type Handler struct {
 	pub      Publisher
-	appKey   string
+	appKey   func() string
+	limit    *limiter
 	log      *slog.Logger
 	pages    *template.Template
 	pusherJS []byte    // the local pusher-js build; nil when the pages use the CDN
@@ -76,8 +89,14 @@ func New(opts Options) (*Handler, error) {
 	if opts.Publisher == nil {
 		return nil, errors.New("demo: options: Publisher is required")
 	}
-	if opts.AppKey == "" {
+	if opts.AppKey == nil {
 		return nil, errors.New("demo: options: AppKey is required")
+	}
+	if opts.TradeRate <= 0 {
+		opts.TradeRate = 2
+	}
+	if opts.TradeBurst <= 0 {
+		opts.TradeBurst = 20
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -86,7 +105,8 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: parse pages: %w", err)
 	}
-	d := &Handler{pub: opts.Publisher, appKey: opts.AppKey, log: opts.Log.With("component", "demo"),
+	d := &Handler{pub: opts.Publisher, appKey: opts.AppKey, limit: newLimiter(opts.TradeRate, opts.TradeBurst),
+		log:   opts.Log.With("component", "demo"),
 		pages: pages, mux: http.NewServeMux()}
 	d.loadPusherJS(opts.PusherJSPath)
 	d.routes()
@@ -135,7 +155,9 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // pageData is what every page template sees.
 type pageData struct {
 	Page     string // "market" or "trade"
-	AppKey   string
+	AppKey   string // "" when the demo has no app (NoApp says why)
+	NoApp    string
+	CSRF     string // trade page: the form's token
 	Channel  string
 	Event    string
 	PusherJS string // URL of the pusher-js script
@@ -150,14 +172,21 @@ func (d *Handler) data(page string) pageData {
 	if d.pusherJS != nil {
 		src = localPusherJS
 	}
-	return pageData{Page: page, AppKey: d.appKey, Channel: Channel, Event: Event, PusherJS: src,
+	data := pageData{Page: page, AppKey: d.appKey(), Channel: Channel, Event: Event, PusherJS: src,
 		Form: tradeInput{Side: "buy", Amount: "1"}}
+	if data.AppKey == "" {
+		data.NoApp = NoAppMessage
+	}
+	return data
 }
 
 func (d *Handler) page(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		data := d.data(name)
 		data.OK = r.URL.Query().Get("ok") == "1"
+		if name == "trade" {
+			data.CSRF = csrfToken(w, r)
+		}
 		d.render(w, http.StatusOK, data)
 	}
 }

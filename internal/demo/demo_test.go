@@ -48,18 +48,25 @@ func (r *recorder) published() []call {
 
 func newDemo(t *testing.T, pub demo.Publisher, pusherJSPath string) http.Handler {
 	t.Helper()
-	d, err := demo.New(demo.Options{Publisher: pub, AppKey: "the-app-key", PusherJSPath: pusherJSPath})
+	d, err := demo.New(demo.Options{Publisher: pub, AppKey: func() string { return "the-app-key" }, PusherJSPath: pusherJSPath})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
+// testToken is the CSRF token serve sends with a form that has none.
+const testToken = "0123456789abcdef0123456789abcdef"
+
 func serve(h http.Handler, method, target string, body url.Values, accept string) *httptest.ResponseRecorder {
 	var req *http.Request
 	if body != nil {
+		if _, ok := body["csrf"]; !ok {
+			body.Set("csrf", testToken)
+		}
 		req = httptest.NewRequest(method, target, strings.NewReader(body.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: "pixiu_demo_csrf", Value: testToken})
 	} else {
 		req = httptest.NewRequest(method, target, nil)
 	}
@@ -73,7 +80,7 @@ func serve(h http.Handler, method, target string, body url.Values, accept string
 
 func TestNewRequiresPublisherAndKey(t *testing.T) {
 	t.Parallel()
-	if _, err := demo.New(demo.Options{AppKey: "k"}); err == nil {
+	if _, err := demo.New(demo.Options{AppKey: func() string { return "k" }}); err == nil {
 		t.Error("New without Publisher: no error")
 	}
 	if _, err := demo.New(demo.Options{Publisher: &recorder{}}); err == nil {

@@ -80,12 +80,24 @@ func parseNumber(field, s string, max float64) (float64, error) {
 // postTrade publishes the submitted trade and redirects back to the form. It
 // does not wait for delivery: TriggerAsync only queues the event.
 func (d *Handler) postTrade(w http.ResponseWriter, r *http.Request) error {
+	if ok, wait := d.limit.allow(clientAddr(r), time.Now()); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return &Error{Status: http.StatusTooManyRequests, Message: fmt.Sprintf(
+			"too many trades from your address: try again in %d s", secs)}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return &Error{Status: http.StatusRequestEntityTooLarge, Message: "trade form too large"}
 		}
 		return badRequest("unreadable trade form")
+	}
+	if !csrfOK(r) {
+		return &Error{Status: http.StatusForbidden, Message: "the trade form is missing its token or it has expired: reload the page and try again"}
+	}
+	if d.appKey() == "" {
+		return &Error{Status: http.StatusServiceUnavailable, Message: NoAppMessage}
 	}
 	in := tradeInput{Price: r.PostForm.Get("price"), Amount: r.PostForm.Get("amount"), Side: r.PostForm.Get("side")}
 	t, err := in.parse(time.Now())
@@ -155,6 +167,7 @@ func (d *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	data := d.data("trade")
 	data.Error = e.Message
+	data.CSRF = csrfToken(w, r)
 	if fe, ok := errors.AsType[*formError](err); ok {
 		data.Form = fe.input
 	}

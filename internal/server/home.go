@@ -19,25 +19,36 @@ table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #
 <h1>Pixiu</h1>
 <p>A self-hosted realtime push server that speaks the Pusher Channels protocol. Point any Pusher client at
 <code>ws://{{.Host}}/app/&lt;key&gt;</code> and any Pusher server SDK at <code>http://{{.Host}}</code>.</p>
-{{with .DemoApp}}<h2>Exchange demo</h2>
+{{if .Demo}}<h2>Exchange demo</h2>
 <p>Open both pages in two windows, place a trade, and watch the market move live.</p>
 <div class="demo">
 <a href="/demo/market" id="demo-market"><strong>Live market</strong><span class="muted">latest price, chart and last trades, over pusher-js</span></a>
 <a href="/demo/trade" id="demo-trade"><strong>Trade form</strong><span class="muted">publishes <code>update</code> on <code>price_channel</code> through the Go SDK</span></a>
 </div>
-<p>Both pages use app <code>{{.ID}}</code>: the market page connects with key <code>{{.Key}}</code>, and the trade
-form publishes with that app's secret.</p>{{end}}
-<h2>Apps</h2><table><tr><th>id</th><th>key</th><th>name</th></tr>
-{{range .Apps}}<tr><td><code>{{.ID}}</code></td><td><code>{{.Key}}</code></td><td>{{.Name}}</td></tr>{{end}}</table>
+{{with .DemoApp}}<p>Both pages use app <code>{{.ID}}</code>: the market page connects with key <code>{{.Key}}</code>, and the trade
+form publishes with that app's secret.</p>{{else}}<p>The demo has no app to publish as: it uses only the development app
+or the app named by <code>demo_app_id</code>.</p>{{end}}{{end}}
+{{with .DevApp}}<h2>Development app</h2>
+<p>No app is configured, so Pixiu serves the development app <code>{{.ID}}</code> / <code>{{.Key}}</code> /
+<code>{{.Secret}}</code>. Its secret is public: create your own app and this one goes away.</p>{{end}}
 </body></html>`))
 
+// home serves GET /: what Pixiu is and the demo's links. It lists no apps,
+// except the development app of a setup that has nothing else (its
+// credentials are public anyway).
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	var demoApp *apps.App
+	var devApp *apps.App
+	if list := s.apps.List(); len(list) == 1 && isDevApp(list[0]) {
+		devApp = list[0]
+	}
+	data := map[string]any{"Host": r.Host, "Demo": s.demoEnabled(), "DevApp": devApp}
 	if s.demoEnabled() {
-		demoApp = s.demoApp
+		if a := s.demoApp(); a != nil {
+			data["DemoApp"] = a
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = homeTmpl.Execute(w, map[string]any{"Host": r.Host, "Apps": s.apps.List(), "DemoApp": demoApp})
+	_ = homeTmpl.Execute(w, data)
 }
 
 // demoEnabled reports whether the exchange demo is on (config Demo, default true).

@@ -32,8 +32,8 @@ type Server struct {
 	transport *wsconn.Transport
 	http      *http.Server
 	ln        net.Listener
+	adminLn   net.Listener // admin_addr or pprof_addr; nil when neither is set
 	observers observers
-	demoApp   *apps.App      // the app the demo publishes as; nil when the demo is off
 	closers   []func() error // run in reverse order by Close
 	closeOnce sync.Once
 	appState  // wire_console.go: app store, usage counting, debug tap, console
@@ -115,9 +115,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	if err := s.startPprof(); err != nil {
+	if err := s.startAdmin(); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("pprof: %w", err)
+		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	return s, nil
 }
@@ -161,8 +161,10 @@ func (s *Server) routes(api http.Handler) (http.Handler, error) {
 	mux.Handle("GET /app/{key}", s.transport)
 	mux.Handle("/apps/", api)
 	mux.HandleFunc("GET /ready", s.ready)
-	mux.HandleFunc("GET /metrics", s.metrics)
-	mux.HandleFunc("GET /health", s.ready)
+	mux.HandleFunc("GET /health", s.health)
+	if s.cfg.AdminAddr == "" {
+		mux.HandleFunc("GET /metrics", s.metrics)
+	}
 	mux.HandleFunc("GET /{$}", s.home)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A WebSocket upgrade on any path but /app/{key} is answered with 4005
@@ -180,6 +182,8 @@ func isAppPath(p string) bool {
 	return ok && rest != "" && !strings.Contains(rest, "/")
 }
 
+// ready answers readiness probes: 200 when this node can serve (the cluster
+// engine is ready and the node is not draining), else 503 with the reason.
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 	if s.transport.Draining() {
 		http.Error(w, "not ready: draining for shutdown", http.StatusServiceUnavailable)

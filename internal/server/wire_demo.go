@@ -14,39 +14,56 @@ import (
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/demo"
 	"github.com/pixiu-io/pixiu/pusher"
 )
 
 // wireDemo mounts the exchange demo under /demo/ when enabled. The demo
-// publishes as the first enabled app (by id), through the Go SDK to this
+// publishes only as the development app or the app named by demo_app_id
+// (s.demoApp, looked up on every request), through the Go SDK to this
 // server's own REST API over loopback, the way any application would.
 func (s *Server) wireDemo(mux *http.ServeMux) error {
 	if !s.demoEnabled() {
 		return nil
 	}
-	var app *apps.App
-	for _, a := range s.apps.List() {
-		if a.Enabled {
-			app = a
-			break
-		}
-	}
-	if app == nil {
-		return errors.New("demo: no enabled app to publish as; configure one or turn the demo off (--demo=false)")
-	}
 	log := s.log.With("component", "demo")
-	pub := &demoPublisher{appID: app.ID, apps: s.apps, log: log,
+	pub := &demoPublisher{app: s.demoApp, log: log,
 		// s.ln is set before Run starts serving, so before the first trade.
 		addr: func() net.Addr { return s.ln.Addr() }}
-	d, err := demo.New(demo.Options{Publisher: pub, AppKey: app.Key, PusherJSPath: pusherJSPath(), Log: s.log})
+	appKey := func() string {
+		if a := s.demoApp(); a != nil {
+			return a.Key
+		}
+		return ""
+	}
+	d, err := demo.New(demo.Options{Publisher: pub, AppKey: appKey, PusherJSPath: pusherJSPath(), Log: s.log})
 	if err != nil {
 		return err
 	}
-	s.demoApp = app
+	if s.cfg.DemoAppID != "" {
+		if _, err := s.apps.ByID(s.cfg.DemoAppID); err != nil {
+			log.Warn("demo_app_id names no app: the demo publishes nothing until it exists", "app_id", s.cfg.DemoAppID)
+		}
+	}
 	s.closers = append(s.closers, pub.close)
 	mux.Handle("/demo/", d)
 	return nil
+}
+
+// demoApp returns the enabled app the demo publishes as: the one named by
+// demo_app_id, else the development app; nil when there is none. The demo
+// never picks another app by itself.
+func (s *Server) demoApp() *apps.App {
+	id := s.cfg.DemoAppID
+	if id == "" {
+		id = config.DefaultApp().ID
+	}
+	a, err := s.apps.ByID(id)
+	if err != nil || !a.Enabled || (s.cfg.DemoAppID == "" && !isDevApp(a)) {
+		return nil
+	}
+	return a
 }
 
 // pusherJSPath returns where `npm ci` put pusher-js's browser build: under
@@ -73,10 +90,9 @@ func pusherJSPath() string {
 // rebuilt when the app's credentials change (a rotated secret). It is safe
 // for concurrent use.
 type demoPublisher struct {
-	appID string
-	apps  *apps.Registry
-	addr  func() net.Addr
-	log   *slog.Logger
+	app  func() *apps.App // the app to publish as; nil when there is none
+	addr func() net.Addr
+	log  *slog.Logger
 
 	mu          sync.Mutex
 	client      *pusher.Client   // guarded by mu; nil until the first trade
@@ -98,9 +114,9 @@ func (p *demoPublisher) TriggerAsync(channels []string, event string, data any, 
 
 // current returns the client for the app's current credentials.
 func (p *demoPublisher) current() (*pusher.Client, error) {
-	app, err := p.apps.ByID(p.appID)
-	if err != nil {
-		return nil, fmt.Errorf("demo app %q: %w", p.appID, err)
+	app := p.app()
+	if app == nil {
+		return nil, errors.New("demo: no app to publish as")
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -114,7 +130,7 @@ func (p *demoPublisher) current() (*pusher.Client, error) {
 		AppID: app.ID, Key: app.Key, Secret: app.Secret,
 		Host: loopback(p.addr()),
 		OnAsyncError: func(err error) {
-			p.log.Warn("demo trade not published", "app_id", p.appID, "err", err)
+			p.log.Warn("demo trade not published", "app_id", app.ID, "err", err)
 		},
 	})
 	if err != nil {

@@ -61,6 +61,7 @@ type Transport struct {
 	waiting map[gnet.Conn]*waitDeadline // accepted but not a Pusher connection (yet); guarded by regMu
 
 	draining atomic.Bool
+	live     liveness // alive.go
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -154,6 +155,7 @@ func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		d := &waitDeadline{}
 		d.set(10 * time.Second)
 		gc.SetContext(&pendingConn{d})
+		t.loopFor(gc.EventLoop()) // known to Alive from the first connection on
 		t.regMu.Lock()
 		t.waiting[gc] = d
 		t.regMu.Unlock()
@@ -256,6 +258,7 @@ func (t *Transport) sweep() {
 		case <-tick.C:
 		}
 		now := time.Now().UnixNano()
+		t.live.sweptAt.Store(now)
 		idle := int64(t.opts.ActivityTimeout)
 		pong := int64(t.opts.PongTimeout)
 		batch = batch[:0]

@@ -191,6 +191,10 @@
   }
 
   function connect() {
+    if (!cfg.appKey) {
+      showState('failed', 'no app to connect with');
+      return;
+    }
     if (typeof window.Pusher !== 'function') {
       showState('failed', 'pusher-js did not load');
       $('conn-text').textContent = 'failed: pusher-js did not load';
