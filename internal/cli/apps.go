@@ -77,10 +77,6 @@ func runApps(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, "pixiu:", err)
 		return 1
 	}
-	if len(cfg.Apps) == 0 { // as `pixiu serve` does
-		cfg.Apps = []config.App{config.DefaultApp()}
-		cfg.ApplyDefaults()
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := store.Open(ctx, store.Options{Path: cfg.Store.Path, DSN: cfg.Store.DSN, Reserved: reservedIn(cfg.Apps)})

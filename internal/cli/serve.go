@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	port := fs.Int("port", 0, "port to listen on (env PIXIU_PORT, default 6001)")
 	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
 	demo := fs.String("demo", "", "serve the exchange demo under /demo (true/false, env PIXIU_DEMO, default true)")
+	devApp := fs.String("dev-app", "", "create the development app app-id/app-key/app-secret while no other app exists (true/false, env PIXIU_DEV_APP, default true)")
 	clusterURL := fs.String("cluster", "", "join a cluster through Redis, e.g. redis://127.0.0.1:6379/0 (env PIXIU_CLUSTER, default single node)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -46,21 +47,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		cfg.Demo = &b
 	}
+	if *devApp != "" {
+		b, err := strconv.ParseBool(*devApp)
+		if err != nil {
+			fmt.Fprintln(stderr, "pixiu: --dev-app:", err)
+			return 2
+		}
+		cfg.DevApp = &b
+	}
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintln(stderr, "pixiu:", err)
 		return 1
 	}
 	tuneScheduler(getenv)
-	if len(cfg.Apps) == 0 {
-		a := config.DefaultApp()
-		t := true
-		a.Enabled = &t
-		a.MaxPresenceMembers, a.MaxClientEventsPS = 100, 10
-		cfg.Apps = []config.App{a}
-		log.Info("no apps configured: created the default development app",
-			"app_id", a.ID, "key", a.Key, "secret", a.Secret)
-	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "pixiu:", err)

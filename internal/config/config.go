@@ -61,6 +61,13 @@ type Config struct {
 
 	// Apps are the statically configured apps (read-only at runtime).
 	Apps []App `yaml:"apps"`
+
+	// DevApp allows the development app (DefaultApp): a start that finds no
+	// app in the config file nor in the store stores it, as an ordinary app;
+	// it is removed once another app exists while it still has its
+	// well-known secret. false never creates it and removes a stored one
+	// that still has the well-known secret (env PIXIU_DEV_APP). Default true.
+	DevApp *bool `yaml:"dev_app"`
 }
 
 // Limits are server-wide protocol limits (protocol.md §8).
@@ -158,10 +165,11 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-// DefaultApp is the development app created when no app is configured.
+// DefaultApp is the development app, stored when no app exists anywhere
+// (see DevApp). Its credentials are public: they are in the README.
 func DefaultApp() App {
 	return App{ID: "app-id", Key: "app-key", Secret: "app-secret", Name: "Default development app",
-		ClientEvents: true, UserAuth: true, SubscriptionCount: true}
+		ClientEvents: true, SubscriptionCount: true}
 }
 
 // Load reads the file at path (if not empty) over the defaults and then applies
@@ -229,6 +237,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv("PIXIU_LOG_LEVEL"); v != "" {
 		c.LogLevel = v
 	}
+	if v := getenv("PIXIU_DEV_APP"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_DEV_APP", Err: err}
+		}
+		c.DevApp = &b
+	}
 	if v := getenv("PIXIU_DEMO_APP_ID"); v != "" {
 		c.DemoAppID = v
 	}
@@ -266,6 +281,10 @@ func (c *Config) ApplyDefaults() {
 	if c.Demo == nil {
 		t := true
 		c.Demo = &t
+	}
+	if c.DevApp == nil {
+		t := true
+		c.DevApp = &t
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

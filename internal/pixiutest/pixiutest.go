@@ -34,8 +34,9 @@ type Server struct {
 	App  config.App
 }
 
-// Start runs a server on 127.0.0.1:0 with the default app (plus whatever
-// mutate changes) and stops it when the test ends.
+// Start runs a server on 127.0.0.1:0 with the default app as a config-file
+// app (plus whatever mutate changes) and stops it when the test ends. App is
+// the first config app, or the development app when mutate removed them all.
 func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	t.Helper()
 	cfg, err := config.Load("", nil)
@@ -67,7 +68,11 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &Server{Server: srv, Addr: srv.Addr().String(), App: cfg.Apps[0]}
+	app := config.DefaultApp() // the development app, stored when there is no other
+	if len(cfg.Apps) > 0 {
+		app = cfg.Apps[0]
+	}
+	return &Server{Server: srv, Addr: srv.Addr().String(), App: app}
 }
 
 // Event is a decoded server→client frame; Data is raw JSON (a string for

@@ -51,7 +51,14 @@ func (s *Server) wireStore() error {
 	s.tap = console.NewTap()
 	s.observers.Add(hub.ObserverFunc(s.countConnections))
 	s.observers.Add(s.tap)
-	return s.reloadApps(ctx)
+	if err := s.seedDevApp(ctx); err != nil {
+		return err
+	}
+	if err := s.reloadApps(ctx); err != nil {
+		return err
+	}
+	warnPublicSecret(s.log, s.cfg.Host, s.apps.List())
+	return nil
 }
 
 // reservedBy reports the ids and keys of the config apps, which generated
@@ -89,6 +96,7 @@ func (s *Server) reloadApps(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stored = s.retireDevApp(ctx, stored)
 	s.apps.Replace(s.mergeApps(stored))
 	s.storeVersion = v
 	if s.transport != nil {

@@ -224,3 +224,31 @@ func randomHex(n int) (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// SeedApp stores a, with its own credentials, only if the store holds no app
+// at all; it reports whether it did. Several processes starting at once
+// store it at most once.
+func (s *Store) SeedApp(ctx context.Context, a *apps.App) (bool, error) {
+	seeded := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM apps`).Scan(&n); err != nil {
+			return fmt.Errorf("store: seed app: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		now := millis(time.Now())
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO apps (`+appColumns+`, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), append(appValues(a), now, now)...)
+		if err != nil {
+			return fmt.Errorf("store: seed app: %w", err)
+		}
+		if k, err := res.RowsAffected(); err != nil || k == 0 {
+			return nil
+		}
+		seeded = true
+		return s.bumpVersion(ctx, tx)
+	})
+	return seeded, err
+}
