@@ -20,7 +20,7 @@ Usage:
   pixiu trigger --channel C --event E --data JSON [--app-id … --key … --secret …]
   pixiu channels [--prefix P] [--info user_count]
   pixiu users --channel presence-…
-  pixiu webhooks status | dead-letters [--app ID] [--json] | replay (ID ... | --all)
+  pixiu webhooks status | dead-letters [--app ID] [--json] | replay (ID ... | --all) | purge [--app ID] [--older-than D]
   pixiu apps create NAME | list | show ID | update ID --flag… | rotate-secret ID | delete ID
   pixiu config check FILE | pixiu config default
   pixiu version

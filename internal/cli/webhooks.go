@@ -14,9 +14,14 @@ import (
 )
 
 const webhooksUsage = `usage:
-  pixiu webhooks status       [--config FILE] [--store PATH]
+  pixiu webhooks status       [--config FILE] [--store PATH] [--json]
   pixiu webhooks dead-letters [--config FILE] [--store PATH] [--app ID] [--limit N] [--json]
-  pixiu webhooks replay       [--config FILE] [--store PATH] [--app ID] (ID ... | --all)
+  pixiu webhooks replay       [--config FILE] [--store PATH] [--app ID] (ID ... | --all) [--json]
+  pixiu webhooks purge        [--config FILE] [--store PATH] [--app ID] [--older-than DURATION] [--json]
+
+purge deletes dead letters: all of them, or those of --app, or those dead for
+longer than --older-than (e.g. 72h). A running server also deletes them by
+itself after webhooks.dead_letter_retention (default 7 days).
 
 The commands open the webhook outbox in the store file (store.path, env
 PIXIU_STORE_PATH, default pixiu-data/pixiu.db) and may run while the server
@@ -35,9 +40,14 @@ func runWebhooks(ctx context.Context, args []string, getenv func(string) string,
 	store := fs.String("store", "", "store file (default: the config's store.path)")
 	appID := fs.String("app", "", "only this app's dead letters")
 	limit := fs.Int("limit", 100, "dead-letters: list at most this many (0 = all)")
-	asJSON := fs.Bool("json", false, "dead-letters: one JSON object per line, with the body")
+	asJSON := fs.Bool("json", false, "print JSON (dead-letters: one object per line, with the body)")
 	all := fs.Bool("all", false, "replay: every dead letter (of --app if given)")
+	olderThan := fs.Duration("older-than", 0, "purge: only dead letters dead for longer than this (e.g. 72h)")
 	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *olderThan < 0 {
+		fmt.Fprintln(stderr, "pixiu webhooks purge: --older-than must not be negative")
 		return 2
 	}
 	out, err := openOutbox(*file, *store, getenv)
@@ -48,7 +58,7 @@ func runWebhooks(ctx context.Context, args []string, getenv func(string) string,
 	defer out.Close()
 	switch args[0] {
 	case "status":
-		err = webhookStatus(ctx, out, stdout)
+		err = webhookStatus(ctx, out, *asJSON, stdout)
 	case "dead-letters":
 		err = deadLetters(ctx, out, webhook.Filter{AppID: *appID, Limit: *limit}, *asJSON, stdout)
 	case "replay":
@@ -60,7 +70,17 @@ func runWebhooks(ctx context.Context, args []string, getenv func(string) string,
 		if *all {
 			ids = nil // every dead letter (an empty, non-nil list selects none)
 		}
-		err = replay(ctx, out, webhook.Filter{AppID: *appID, IDs: ids}, stdout)
+		err = replay(ctx, out, webhook.Filter{AppID: *appID, IDs: ids}, *asJSON, stdout)
+	case "purge":
+		if len(fs.Args()) > 0 {
+			fmt.Fprintln(stderr, "pixiu webhooks purge: unexpected arguments:", fs.Args())
+			return 2
+		}
+		f := webhook.Filter{AppID: *appID}
+		if *olderThan > 0 {
+			f.DeadBefore = time.Now().Add(-*olderThan)
+		}
+		err = purge(ctx, out, f, *asJSON, stdout)
 	default:
 		fmt.Fprintf(stderr, "pixiu webhooks: unknown subcommand %q\n%s", args[0], webhooksUsage)
 		return 2
@@ -83,10 +103,14 @@ func openOutbox(file, store string, getenv func(string) string) (*webhook.SQLite
 	return webhook.OpenSQLite(store)
 }
 
-func webhookStatus(ctx context.Context, out *webhook.SQLite, stdout io.Writer) error {
+func webhookStatus(ctx context.Context, out *webhook.SQLite, asJSON bool, stdout io.Writer) error {
 	n, err := out.Counts(ctx)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]int{"unsealed_events": n.Unsealed,
+			"pending_batches": n.Pending, "dead_letters": n.Dead})
 	}
 	fmt.Fprintf(stdout, "unsealed events: %d\npending batches: %d\ndead letters:    %d\n", n.Unsealed, n.Pending, n.Dead)
 	return nil
@@ -118,14 +142,33 @@ func deadLetters(ctx context.Context, out *webhook.SQLite, f webhook.Filter, asJ
 	return tw.Flush()
 }
 
-func replay(ctx context.Context, out *webhook.SQLite, f webhook.Filter, stdout io.Writer) error {
+func replay(ctx context.Context, out *webhook.SQLite, f webhook.Filter, asJSON bool, stdout io.Writer) error {
 	n, err := out.Replay(ctx, f)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "replayed %d batches\n", n)
+	if asJSON {
+		err = json.NewEncoder(stdout).Encode(map[string]int{"replayed": n})
+	} else {
+		_, err = fmt.Fprintf(stdout, "replayed %d batches\n", n)
+	}
+	if err != nil {
+		return err
+	}
 	if f.IDs != nil && n < len(f.IDs) {
 		return fmt.Errorf("%d of the %d ids are not dead letters", len(f.IDs)-n, len(f.IDs))
 	}
 	return nil
+}
+
+func purge(ctx context.Context, out *webhook.SQLite, f webhook.Filter, asJSON bool, stdout io.Writer) error {
+	n, err := out.Purge(ctx, f)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]int{"purged": n})
+	}
+	_, err = fmt.Fprintf(stdout, "purged %d dead letters\n", n)
+	return err
 }

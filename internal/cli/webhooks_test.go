@@ -72,3 +72,66 @@ func TestWebhooksCommands(t *testing.T) {
 		t.Fatalf("status after replay: %q", got)
 	}
 }
+
+func TestWebhooksPurge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := filepath.Join(t.TempDir(), "pixiu.db")
+	out, err := webhook.OpenSQLite(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var batches []*webhook.Batch
+	for _, b := range []struct{ id, app string }{{"A1", "a"}, {"A2", "a"}, {"B1", "b"}, {"P1", "a"}} {
+		batches = append(batches, &webhook.Batch{ID: b.id, AppID: b.app, URL: "http://127.0.0.1:9/hook", Events: 1,
+			Created: now, NextAt: now, Body: []byte(`{"time_ms":1,"events":[]}`)})
+	}
+	if err := out.Seal(ctx, batches, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"A1", "A2", "B1"} {
+		if err := out.Settle(ctx, id, webhook.Result{State: webhook.Dead, Attempts: 7, Err: "status 500"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Close()
+	run := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := Main(ctx, append([]string{"webhooks"}, args...), func(string) string { return "" }, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	purged := func(args ...string) int {
+		t.Helper()
+		code, got, errs := run(append([]string{"purge", "--store", store, "--json"}, args...)...)
+		var v struct{ Purged *int }
+		if err := json.Unmarshal([]byte(got), &v); code != 0 || err != nil || v.Purged == nil {
+			t.Fatalf("purge %v: %d %q %q %v", args, code, got, errs, err)
+		}
+		return *v.Purged
+	}
+	if code, _, errs := run("purge", "--store", store, "--older-than", "-1h"); code != 2 || !strings.Contains(errs, "negative") {
+		t.Fatalf("negative --older-than: %d %q", code, errs)
+	}
+	if code, _, errs := run("purge", "--store", store, "--older-than", "soon"); code != 2 || !strings.Contains(errs, "older-than") {
+		t.Fatalf("bad --older-than: %d %q", code, errs)
+	}
+	if n := purged("--older-than", "1h"); n != 0 {
+		t.Fatalf("purged %d letters dead for less than an hour", n)
+	}
+	if n := purged("--app", "b"); n != 1 {
+		t.Fatalf("purge --app b: %d, want 1", n)
+	}
+	code, got, _ := run("status", "--store", store, "--json")
+	var st map[string]int
+	if err := json.Unmarshal([]byte(got), &st); code != 0 || err != nil || st["dead_letters"] != 2 || st["pending_batches"] != 1 {
+		t.Fatalf("status --json: %d %q %v", code, got, err)
+	}
+	if code, got, _ := run("purge", "--store", store); code != 0 || got != "purged 2 dead letters\n" {
+		t.Fatalf("purge: %d %q", code, got)
+	}
+	if code, got, _ := run("status", "--store", store); code != 0 || !strings.Contains(got, "dead letters:    0") ||
+		!strings.Contains(got, "pending batches: 1") {
+		t.Fatalf("status after purge (the pending batch must stay): %q", got)
+	}
+}

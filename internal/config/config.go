@@ -112,6 +112,13 @@ type WebhookSettings struct {
 	BatchInterval Duration `yaml:"batch_interval"` // default 250ms
 	BatchMax      int      `yaml:"batch_max"`      // default 50 events
 	VacateDelay   Duration `yaml:"vacate_delay"`   // default 3s
+	// DeadLetterRetention is how long dead letters are kept before they are
+	// deleted (env PIXIU_WEBHOOKS_DEAD_LETTER_RETENTION). Default 168h (7 days).
+	DeadLetterRetention Duration `yaml:"dead_letter_retention"`
+	// MaxOutboxEvents caps the events waiting in the outbox; past it new
+	// events are dropped and counted (env PIXIU_WEBHOOKS_MAX_OUTBOX_EVENTS).
+	// Default 1000000.
+	MaxOutboxEvents int64 `yaml:"max_outbox_events"`
 }
 
 // Webhook is one endpoint of an app (protocol.md §7).
@@ -228,6 +235,20 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv("PIXIU_NODE_ID"); v != "" {
 		c.Cluster.NodeID = v
 	}
+	if v := getenv("PIXIU_WEBHOOKS_DEAD_LETTER_RETENTION"); v != "" {
+		d, err := parseDuration(v)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_WEBHOOKS_DEAD_LETTER_RETENTION", Err: err}
+		}
+		c.Webhooks.DeadLetterRetention = Duration(d)
+	}
+	if v := getenv("PIXIU_WEBHOOKS_MAX_OUTBOX_EVENTS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_WEBHOOKS_MAX_OUTBOX_EVENTS", Err: err}
+		}
+		c.Webhooks.MaxOutboxEvents = n
+	}
 	if v := getenv("PIXIU_PPROF"); v != "" {
 		c.PprofAddr = v
 	}
@@ -310,6 +331,10 @@ func (c *Config) ApplyDefaults() {
 	setDur(&w.BatchInterval, 250*time.Millisecond)
 	setInt(&w.BatchMax, 50)
 	setDur(&w.VacateDelay, 3*time.Second)
+	setDur(&w.DeadLetterRetention, 7*24*time.Hour)
+	if w.MaxOutboxEvents == 0 {
+		w.MaxOutboxEvents = 1_000_000
+	}
 	l := &c.Limits
 	setInt(&l.MaxEventBytes, 10*1024)
 	setInt(&l.MaxChannelNameLen, 200)
@@ -382,6 +407,12 @@ func (c *Config) Validate() error {
 			return &ValidationError{Field: f + ".key", Err: fmt.Errorf("duplicate key %q", a.Key)}
 		}
 		seenID[a.ID], seenKey[a.Key] = true, true
+	}
+	if c.Webhooks.DeadLetterRetention < 0 {
+		return &ValidationError{Field: "webhooks.dead_letter_retention", Err: errors.New("must not be negative")}
+	}
+	if c.Webhooks.MaxOutboxEvents < 0 {
+		return &ValidationError{Field: "webhooks.max_outbox_events", Err: errors.New("must not be negative")}
 	}
 	return nil
 }

@@ -123,7 +123,8 @@ func TestMetrics(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		for _, want := range []string{`pixiu_connections{app_id="app-id"} 1`, `pixiu_messages_today{app_id="app-id"} 3`, // publish + its delivery + the subscription_count delivery
-			`pixiu_engine_ready 1`, `# TYPE pixiu_webhook_requests_total counter`} {
+			`pixiu_engine_ready 1`, `# TYPE pixiu_webhook_requests_total counter`,
+			`pixiu_webhook_events_dropped_total{reason="outbox_full"} 0`, `pixiu_webhook_outbox_events 0`} {
 			if !strings.Contains(string(b), want) {
 				return fmt.Errorf("missing %q in:\n%s", want, b)
 			}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/pixiu-io/pixiu/internal/webhook"
 )
 
 // metrics serves GET /metrics in the Prometheus text exposition format: per
@@ -42,6 +44,13 @@ func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 		counter(&b, "pixiu_webhook_events_total", "Webhook events by fate.", "fate",
 			[]string{"queued", "sent", "spilled", "dropped", "suppressed"},
 			[]int64{st.Queued, st.SentEvents, st.Spilled, st.Dropped, st.Suppressed})
+		counter(&b, "pixiu_webhook_events_dropped_total", "Webhook events lost before reaching the outbox, by reason.",
+			"reason", webhook.DropReasons(), st.DroppedBy[:])
+		fmt.Fprintf(&b, "# HELP pixiu_webhook_outbox_events Webhook events waiting in the outbox (cap: webhooks.max_outbox_events).\n"+
+			"# TYPE pixiu_webhook_outbox_events gauge\npixiu_webhook_outbox_events %d\n"+
+			"# HELP pixiu_webhook_dead_letters_pruned_total Dead letters deleted past webhooks.dead_letter_retention.\n"+
+			"# TYPE pixiu_webhook_dead_letters_pruned_total counter\npixiu_webhook_dead_letters_pruned_total %d\n",
+			st.OutboxEvents, st.Pruned)
 		fmt.Fprintf(&b, "# HELP pixiu_webhook_latency_seconds Webhook request latency.\n# TYPE pixiu_webhook_latency_seconds gauge\n"+
 			"pixiu_webhook_latency_seconds{stat=\"mean\"} %g\npixiu_webhook_latency_seconds{stat=\"max\"} %g\n",
 			st.LatencyMean.Seconds(), st.LatencyMax.Seconds())

@@ -37,6 +37,9 @@ func (s *Server) wireWebhooks() error {
 		BatchMax:      w.BatchMax,
 		VacateDelay:   w.VacateDelay.D(),
 		StillGone:     s.stillGone,
+
+		DeadLetterRetention: w.DeadLetterRetention.D(),
+		MaxOutboxEvents:     w.MaxOutboxEvents,
 	}
 	if count := s.onDeliver(); count != nil {
 		// A webhook request counts as one message (protocol.md §8).

@@ -161,7 +161,7 @@ func (s *Sender) rescan(first bool) {
 	defer cancel()
 	list, err := s.opts.Outbox.Lanes(ctx)
 	if err != nil {
-		s.log.Error("webhook outbox: list lanes", "err", err)
+		s.storeError("webhook outbox: list lanes", err)
 		return
 	}
 	for _, k := range list {
@@ -198,7 +198,7 @@ func (s *Sender) loadLane(ctx context.Context, k Lane, now bool) {
 	}
 	b, err := s.opts.Outbox.Head(ctx, k)
 	if err != nil {
-		s.log.Error("webhook outbox: load batch", "app_id", k.AppID, "url", k.URL, "err", err)
+		s.storeError("webhook outbox: load batch", err, "app_id", k.AppID, "url", k.URL)
 		return // the next poll tries again
 	}
 	if b == nil {
@@ -240,7 +240,7 @@ func (s *Sender) settled(r result) {
 		// The outcome is not recorded: try again soon (a delivered batch
 		// may then be sent twice, which X-Pusher-Webhook-Id lets receivers
 		// detect).
-		s.log.Error("webhook outbox: record attempt", "app_id", r.lane.AppID, "url", r.lane.URL, "err", r.storeErr)
+		s.storeError("webhook outbox: record attempt", r.storeErr, "app_id", r.lane.AppID, "url", r.lane.URL)
 		l.head.Attempts = r.attempts
 		l.due = time.Now().Add(retryStoreAfter)
 		heap.Push(&sc.due, l)
@@ -303,6 +303,9 @@ func (s *Sender) attempt(k Lane, b *Batch, down bool) {
 	r.storeErr = s.opts.Outbox.Settle(ctx, b.ID, res)
 	cancel()
 	if r.storeErr == nil {
+		if res.State == Delivered || res.State == Dead {
+			s.outboxEvents.Add(-int64(b.Events)) // no longer pending
+		}
 		switch res.State {
 		case Delivered:
 			s.stats.sent.Add(1)

@@ -20,6 +20,11 @@
 //     dead endpoint holds at most one request at a time; its backlog waits in
 //     the Outbox, not in memory.
 //
+// The outbox is bounded: past Options.MaxOutboxEvents waiting events the
+// writer drops new ones (reason outbox_full), and the janitor goroutine
+// deletes dead letters older than Options.DeadLetterRetention. Outbox write
+// failures (a full disk) are retried and logged at most once a minute.
+//
 // Delivery is at-least-once: a batch is removed from the Outbox only after a
 // 2xx answer, and every request carries the batch's stable
 // X-Pusher-Webhook-Id so receivers can de-duplicate. Events still in the

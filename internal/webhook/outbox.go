@@ -34,6 +34,12 @@ type Outbox interface {
 	// Replay moves the dead batches matching f back to the end of their
 	// lanes with a fresh retry horizon, and returns how many it moved.
 	Replay(ctx context.Context, f Filter) (int, error)
+	// Purge deletes the dead batches matching f (f.Limit is ignored) and
+	// returns how many it deleted.
+	Purge(ctx context.Context, f Filter) (int, error)
+	// Size returns how many events wait in the outbox: unsealed entries
+	// plus the events of pending (not dead) batches.
+	Size(ctx context.Context) (int64, error)
 }
 
 // Entry is one event addressed to one endpoint, stored until it is sealed
@@ -94,4 +100,6 @@ type Filter struct {
 	AppID string   // only this app ("" = any)
 	IDs   []string // only these batch ids (nil = any)
 	Limit int      // at most this many (0 = no limit)
+	// DeadBefore selects only batches dead-lettered before it (zero = any).
+	DeadBefore time.Time
 }

@@ -61,6 +61,18 @@ type Options struct {
 	// SpillMax is how many events may wait beyond a full queue before new
 	// ones are dropped (counted and logged). Default 65536.
 	SpillMax int
+	// MaxOutboxEvents caps the events waiting in the outbox (unsealed
+	// entries plus the events of pending batches): past it, new events are
+	// dropped and counted (reason outbox_full) until deliveries make room,
+	// so a receiver that is down for days cannot fill the disk. Default
+	// 1,000,000; negative means no cap.
+	MaxOutboxEvents int64
+	// DeadLetterRetention is how long a dead letter is kept before it is
+	// deleted. Default 7 days; negative keeps them until purged by hand.
+	DeadLetterRetention time.Duration
+	// JanitorInterval is how often dead letters past the retention are
+	// deleted and the outbox's size is recounted. Default 1m.
+	JanitorInterval time.Duration
 	// PollInterval is how often the outbox is scanned for batches another
 	// process added (pixiu webhooks replay). Default 2s.
 	PollInterval time.Duration
@@ -93,6 +105,11 @@ func (o *Options) applyDefaults() {
 	def(&o.PollInterval, 2*time.Second)
 	def(&o.FlushTimeout, 5*time.Second)
 	def(&o.StatsInterval, time.Minute)
+	def(&o.DeadLetterRetention, 7*24*time.Hour)
+	def(&o.JanitorInterval, time.Minute)
+	if o.MaxOutboxEvents == 0 {
+		o.MaxOutboxEvents = 1_000_000
+	}
 	if o.BatchMax <= 0 {
 		o.BatchMax = 50
 	}
@@ -151,17 +168,26 @@ type Sender struct {
 	sched scheduler // owned by the scheduler goroutine, except its dirty set
 
 	stats counters
+	// outboxEvents estimates Outbox.Size: recounted by the janitor, raised
+	// by the writer's appends, lowered by settled batches.
+	outboxEvents atomic.Int64
+	// storeErrLog rate-limits outbox error logs (a full disk fails every
+	// write): unix ns of the last line, and failures since.
+	storeErrLog    atomic.Int64
+	storeErrHidden atomic.Int64
 
-	ctx        context.Context // delivery context, cancelled at the end of Close
-	cancel     context.CancelFunc
-	holdStop   chan struct{}
-	holdDone   chan struct{}
-	writerStop chan struct{}
-	writerDone chan struct{}
-	schedDone  chan struct{}
-	statsStop  chan struct{}
-	attempts   sync.WaitGroup
-	closeOnce  sync.Once
+	ctx         context.Context // delivery context, cancelled at the end of Close
+	cancel      context.CancelFunc
+	holdStop    chan struct{}
+	holdDone    chan struct{}
+	writerStop  chan struct{}
+	writerDone  chan struct{}
+	schedDone   chan struct{}
+	statsStop   chan struct{}
+	janitorStop chan struct{}
+	janitorDone chan struct{}
+	attempts    sync.WaitGroup
+	closeOnce   sync.Once
 }
 
 var _ hub.Observer = (*Sender)(nil)
@@ -174,21 +200,25 @@ func New(opts Options, log *slog.Logger) (*Sender, error) {
 	}
 	opts.applyDefaults()
 	s := &Sender{
-		opts:       opts,
-		log:        log,
-		queue:      make(chan record, opts.QueueSize),
-		spillWake:  make(chan struct{}, 1),
-		holdStop:   make(chan struct{}),
-		holdDone:   make(chan struct{}),
-		writerStop: make(chan struct{}),
-		writerDone: make(chan struct{}),
-		schedDone:  make(chan struct{}),
-		statsStop:  make(chan struct{}),
+		opts:        opts,
+		log:         log,
+		queue:       make(chan record, opts.QueueSize),
+		spillWake:   make(chan struct{}, 1),
+		holdStop:    make(chan struct{}),
+		holdDone:    make(chan struct{}),
+		writerStop:  make(chan struct{}),
+		writerDone:  make(chan struct{}),
+		schedDone:   make(chan struct{}),
+		statsStop:   make(chan struct{}),
+		janitorStop: make(chan struct{}),
+		janitorDone: make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hold.init(opts.VacateDelay)
 	s.w.init()
 	s.sched.init(opts.Concurrency)
+	s.janitor() // the size before the writer appends; old dead letters go first
+	go s.runJanitor()
 	go s.runHolder()
 	go s.runWriter()
 	go s.runScheduler()
@@ -210,7 +240,7 @@ func (s *Sender) Observe(e hub.Event) {
 		return
 	}
 	if s.closing.Load() {
-		s.drop("closed")
+		s.drop(dropClosed, 1)
 		return
 	}
 	now := time.Now()
@@ -260,7 +290,7 @@ func (s *Sender) enqueue(r record) {
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	if s.closed {
-		s.drop("closed")
+		s.drop(dropClosed, 1)
 		return
 	}
 	if !s.spilling.Load() {
@@ -273,7 +303,7 @@ func (s *Sender) enqueue(r record) {
 	s.spillMu.Lock()
 	if len(s.spill) >= s.opts.SpillMax {
 		s.spillMu.Unlock()
-		s.drop("queue and spill full")
+		s.drop(dropQueueFull, 1)
 		return
 	}
 	s.spill = append(s.spill, r)
@@ -286,14 +316,66 @@ func (s *Sender) enqueue(r record) {
 	}
 }
 
-// drop counts a lost event and logs at most once per 10 s.
-func (s *Sender) drop(reason string) {
-	n := s.stats.dropped.Add(1)
+// drop counts n lost events and logs at most once a minute per reason.
+func (s *Sender) drop(r dropReason, n int64) {
+	total := s.stats.dropped[r].Add(n)
 	now := time.Now().UnixNano()
-	last := s.stats.lastDropLog.Load()
-	if now-last >= int64(10*time.Second) && s.stats.lastDropLog.CompareAndSwap(last, now) {
-		s.log.Error("webhook events dropped", "reason", reason, "dropped_total", n)
+	last := s.stats.lastDropLog[r].Load()
+	if now-last >= int64(time.Minute) && s.stats.lastDropLog[r].CompareAndSwap(last, now) {
+		s.log.Error("webhook events dropped", "reason", r.String(), "dropped_total", total,
+			"hint", r.hint())
 	}
+}
+
+// storeError logs a failed outbox operation at most once a minute, with the
+// number of failures not logged since: a full disk fails every write, and
+// the log must not become the next thing to fill it.
+func (s *Sender) storeError(msg string, err error, attrs ...any) {
+	now := time.Now().UnixNano()
+	last := s.storeErrLog.Load()
+	if now-last < int64(time.Minute) || !s.storeErrLog.CompareAndSwap(last, now) {
+		s.storeErrHidden.Add(1)
+		return
+	}
+	attrs = append(attrs, "err", err, "failures_not_logged", s.storeErrHidden.Swap(0))
+	s.log.Error(msg, attrs...)
+}
+
+// runJanitor runs janitor every JanitorInterval until Close.
+func (s *Sender) runJanitor() {
+	defer close(s.janitorDone)
+	t := time.NewTicker(s.opts.JanitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.janitor()
+		case <-s.janitorStop:
+			return
+		}
+	}
+}
+
+// janitor deletes the dead letters past the retention and recounts the
+// outbox's size.
+func (s *Sender) janitor() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if s.opts.DeadLetterRetention > 0 {
+		n, err := s.opts.Outbox.Purge(ctx, Filter{DeadBefore: time.Now().Add(-s.opts.DeadLetterRetention)})
+		if err != nil {
+			s.storeError("webhook outbox: prune dead letters", err)
+		} else if n > 0 {
+			s.stats.pruned.Add(int64(n))
+			s.log.Info("webhook dead letters pruned", "batches", n, "retention", s.opts.DeadLetterRetention)
+		}
+	}
+	n, err := s.opts.Outbox.Size(ctx)
+	if err != nil {
+		s.storeError("webhook outbox: size", err)
+		return
+	}
+	s.outboxEvents.Store(n)
 }
 
 // Close stops taking events, releases the held ones, writes everything to
@@ -313,6 +395,8 @@ func (s *Sender) Close() error {
 		s.cancel()
 		<-s.schedDone
 		s.attempts.Wait()
+		close(s.janitorStop)
+		<-s.janitorDone
 		if s.opts.StatsInterval > 0 {
 			close(s.statsStop)
 		}
@@ -324,6 +408,11 @@ func (s *Sender) Close() error {
 // DeadLetters returns the dead batches matching f, oldest first.
 func (s *Sender) DeadLetters(ctx context.Context, f Filter) ([]*Batch, error) {
 	return s.opts.Outbox.DeadLetters(ctx, f)
+}
+
+// Purge deletes the dead batches matching f and returns how many.
+func (s *Sender) Purge(ctx context.Context, f Filter) (int, error) {
+	return s.opts.Outbox.Purge(ctx, f)
 }
 
 // Replay queues the dead batches matching f again, with a fresh retry

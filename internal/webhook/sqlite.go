@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS webhook_batches (
 	updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_batches_lane ON webhook_batches (dead, app_id, url, seq);
+CREATE INDEX IF NOT EXISTS webhook_batches_dead ON webhook_batches (dead, updated_ms);
 `
 
 // OpenSQLite opens (creating if needed) the outbox in the SQLite file at
@@ -232,11 +233,17 @@ func (o *SQLite) Settle(ctx context.Context, id string, r Result) error {
 	return nil
 }
 
+// deadWhere returns the condition selecting the dead letters f matches,
+// without order or limit (see deadOrder).
 func deadWhere(f Filter) (string, []any) {
 	where, args := "dead = 1", []any{}
 	if f.AppID != "" {
 		where += " AND app_id = ?"
 		args = append(args, f.AppID)
+	}
+	if !f.DeadBefore.IsZero() {
+		where += " AND updated_ms < ?"
+		args = append(args, f.DeadBefore.UnixMilli())
 	}
 	if f.IDs != nil {
 		where += " AND id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(f.IDs)), ",") + ")"
@@ -247,6 +254,12 @@ func deadWhere(f Filter) (string, []any) {
 			args = append(args, id)
 		}
 	}
+	return where, args
+}
+
+// deadOrder is deadWhere with the order (oldest first) and f's limit.
+func deadOrder(f Filter) (string, []any) {
+	where, args := deadWhere(f)
 	where += " ORDER BY seq"
 	if f.Limit > 0 {
 		where += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -256,7 +269,7 @@ func deadWhere(f Filter) (string, []any) {
 
 // DeadLetters implements Outbox.
 func (o *SQLite) DeadLetters(ctx context.Context, f Filter) ([]*Batch, error) {
-	where, args := deadWhere(f)
+	where, args := deadOrder(f)
 	rows, err := o.db.QueryContext(ctx, `SELECT `+batchColumns+` FROM webhook_batches WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("webhook outbox: %w", err)
@@ -280,7 +293,7 @@ func (o *SQLite) DeadLetters(ctx context.Context, f Filter) ([]*Batch, error) {
 // receiver can still de-duplicate it) and is queued behind every pending
 // batch of its lane.
 func (o *SQLite) Replay(ctx context.Context, f Filter) (int, error) {
-	where, args := deadWhere(f)
+	where, args := deadOrder(f)
 	n := 0
 	err := o.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+batchColumns+` FROM webhook_batches WHERE `+where, args...)
@@ -320,6 +333,31 @@ func (o *SQLite) Replay(ctx context.Context, f Filter) (int, error) {
 	})
 	if err != nil {
 		return 0, err
+	}
+	return n, nil
+}
+
+// Purge implements Outbox.
+func (o *SQLite) Purge(ctx context.Context, f Filter) (int, error) {
+	where, args := deadWhere(f)
+	res, err := o.db.ExecContext(ctx, `DELETE FROM webhook_batches WHERE `+where, args...)
+	if err != nil {
+		return 0, fmt.Errorf("webhook outbox: purge: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("webhook outbox: purge: %w", err)
+	}
+	return int(n), nil
+}
+
+// Size implements Outbox.
+func (o *SQLite) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := o.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM webhook_entries) +
+		(SELECT coalesce(sum(events), 0) FROM webhook_batches WHERE dead = 0)`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("webhook outbox: size: %w", err)
 	}
 	return n, nil
 }

@@ -64,7 +64,7 @@ func (s *Sender) runWriter() {
 			s.store(now, true)
 			s.seal(now, true)
 			if n := len(s.w.unsaved); n > 0 {
-				s.stats.dropped.Add(int64(n))
+				s.stats.dropped[dropWriteFailed].Add(int64(n))
 				s.log.Error("webhook events lost: the outbox refused them until shutdown", "events", n)
 			}
 			return
@@ -125,7 +125,7 @@ func (s *Sender) recoverUnsealed() {
 			s.seal(time.Now(), true)
 			return
 		}
-		s.log.Error("webhook recovery: read unsealed events", "err", err)
+		s.storeError("webhook recovery: read unsealed events (retrying)", err)
 		select {
 		case <-time.After(retryStoreAfter):
 		case <-s.writerStop:
@@ -147,6 +147,7 @@ func (s *Sender) store(now time.Time, force bool) {
 	}
 	clear(w.recs)
 	w.recs = w.recs[:0]
+	s.capUnsaved()
 	if len(w.unsaved) == 0 || (now.Before(w.retryAt) && !force) {
 		return
 	}
@@ -155,15 +156,34 @@ func (s *Sender) store(now time.Time, force bool) {
 	cancel()
 	if err != nil {
 		w.retryAt = now.Add(retryStoreAfter)
-		s.log.Error("webhook outbox: append", "events", len(w.unsaved), "err", err)
+		s.storeError("webhook outbox: append (retrying)",
+			err, "events", len(w.unsaved))
 		return
 	}
 	s.stats.queued.Add(int64(len(w.unsaved)))
+	s.outboxEvents.Add(int64(len(w.unsaved)))
 	for _, e := range w.unsaved {
 		s.add(e)
 	}
 	clear(w.unsaved)
 	w.unsaved = w.unsaved[:0]
+}
+
+// capUnsaved drops the newest unsaved entries that would take the outbox
+// past MaxOutboxEvents: the oldest waiting events keep their place.
+func (s *Sender) capUnsaved() {
+	w := &s.w
+	if s.opts.MaxOutboxEvents < 0 || len(w.unsaved) == 0 {
+		return
+	}
+	room := max(s.opts.MaxOutboxEvents-s.outboxEvents.Load(), 0)
+	if int64(len(w.unsaved)) <= room {
+		return
+	}
+	keep := int(room)
+	s.drop(dropOutboxFull, int64(len(w.unsaved)-keep))
+	clear(w.unsaved[keep:])
+	w.unsaved = w.unsaved[:keep]
 }
 
 // duplicateMiss reports whether r's endpoint already has a cache_miss for
@@ -246,7 +266,7 @@ func (s *Sender) seal(now time.Time, all bool) time.Time {
 	cancel()
 	if err != nil {
 		w.retryAt = now.Add(retryStoreAfter)
-		s.log.Error("webhook outbox: seal", "batches", len(batches), "err", err)
+		s.storeError("webhook outbox: seal (retrying)", err, "batches", len(batches))
 		return w.retryAt
 	}
 	for _, k := range keys {
