@@ -1,5 +1,6 @@
-// Package apps owns the application model (id, key, secret, switches and
-// limits) and the registry the server looks apps up in. Lookups are lock-free
+// Package apps owns the application model (id, key, secret, and the one
+// Settings type with its defaults and validation) and the registry the
+// server looks apps up in. Lookups are lock-free
 // reads of an immutable snapshot; Replace swaps the whole snapshot.
 package apps
 
@@ -9,36 +10,18 @@ import (
 	"sync/atomic"
 )
 
-// App is one application. Values are immutable once published in a Registry:
-// to change an app, build a new one and Replace.
+// App is one application: its credentials and its Settings. Values are
+// immutable once published in a Registry: to change an app, build a new one
+// and Replace. The tags are the config file's (YAML) and the CLI's and
+// console's (JSON) shape.
 type App struct {
-	ID     string
-	Key    string
-	Secret string
-	Name   string
+	ID     string `json:"id" yaml:"id"`
+	Key    string `json:"key" yaml:"key"`
+	Secret string `json:"secret,omitempty" yaml:"secret"`
 
-	Enabled           bool
-	ClientEvents      bool // client-* events allowed on private/presence channels
-	UserAuth          bool // reserved: sign-in is always available (protocol.md §10)
-	SubscriptionCount bool // send pusher_internal:subscription_count
+	Settings `yaml:",inline"`
 
-	MaxConnections           int   // 0 = unlimited (4004 past it)
-	MaxPresenceMembers       int   // default 100
-	MaxClientEventsPerSecond int   // default 10 (4301 past it)
-	DailyMessageQuota        int64 // 0 = unlimited
-
-	// Webhooks are the app's webhook endpoints (protocol.md §7).
-	Webhooks []Webhook
-
-	ReadOnly bool // came from the config file or environment
-}
-
-// Webhook is one webhook endpoint of an app.
-type Webhook struct {
-	URL           string
-	Events        []string          // event types wanted; empty means all
-	ChannelPrefix string            // only channels starting with this
-	Headers       map[string]string // extra request headers
+	ReadOnly bool `json:"read_only" yaml:"-"` // came from the config file or environment
 }
 
 // ErrNotFound is returned for unknown app ids or keys.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -88,14 +87,16 @@ func runApps(ctx context.Context, args []string, getenv func(string) string, std
 	c := &appsCmd{cfg: cfg, store: st, json: *asJSON, stdout: stdout}
 	switch sub {
 	case "create":
-		sf.name = &pos[0]
-		err = c.create(ctx, sf.settings(fs))
+		st := apps.Defaults()
+		st.Name = pos[0]
+		sf.apply(fs, &st)
+		err = c.create(ctx, st)
 	case "list":
 		err = c.list(ctx)
 	case "show":
 		err = c.show(ctx, pos[0])
 	case "update":
-		err = c.update(ctx, pos[0], sf.settings(fs))
+		err = c.update(ctx, pos[0], func(st *apps.Settings) error { sf.apply(fs, st); return nil })
 	case "rotate-secret":
 		err = c.rotate(ctx, pos[0])
 	case "delete":
@@ -122,18 +123,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func reportAppsError(stderr io.Writer, err error) int {
-	var fe store.FieldErrors
+	var fe apps.FieldErrors
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &fe):
 		fmt.Fprintln(stderr, "pixiu apps: invalid settings:")
-		keys := make([]string, 0, len(fe))
-		for k := range fe {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range fe.Keys() {
 			fmt.Fprintf(stderr, "  %s: %s\n", k, fe[k])
 		}
 		return 2
@@ -142,7 +138,7 @@ func reportAppsError(stderr io.Writer, err error) int {
 	return 1
 }
 
-func reservedIn(list []config.App) func(id, key string) bool {
+func reservedIn(list []apps.App) func(id, key string) bool {
 	return func(id, key string) bool {
 		for _, a := range list {
 			if a.ID == id || a.Key == key {
@@ -156,59 +152,55 @@ func reservedIn(list []config.App) func(id, key string) bool {
 // settingsFlags are the app settings a command may set; only the flags
 // given on the command line are applied.
 type settingsFlags struct {
-	name                               *string
-	enabled, clientEvents, userAuth    bool
-	subscriptionCount                  bool
-	maxConns, maxPresence, maxClientPS int
-	quota                              int64
+	v apps.Settings // the flags' values
 }
 
 func (sf *settingsFlags) register(fs *flag.FlagSet) {
-	fs.Func("name", "app name", func(v string) error { sf.name = &v; return nil })
-	fs.BoolVar(&sf.enabled, "enabled", true, "accept connections and publishes (false closes them with 4003)")
-	fs.BoolVar(&sf.clientEvents, "client-events", false, "allow client-* events on private and presence channels")
-	fs.BoolVar(&sf.userAuth, "user-auth", false, "user authentication (reserved: sign-in is always available)")
-	fs.BoolVar(&sf.subscriptionCount, "subscription-count", false, "send pusher_internal:subscription_count")
-	fs.IntVar(&sf.maxConns, "max-connections", 0, "max concurrent connections, 0 = unlimited (4004 past it)")
-	fs.IntVar(&sf.maxPresence, "max-presence-members", store.DefaultMaxPresenceMembers, "members per presence channel")
-	fs.IntVar(&sf.maxClientPS, "max-client-events-per-second", store.DefaultMaxClientEventsPS, "per connection (4301 past it)")
-	fs.Int64Var(&sf.quota, "quota", 0, "daily message quota, 0 = unlimited (REST publishes get 403 past it)")
+	d, v := apps.Defaults(), &sf.v
+	fs.StringVar(&v.Name, "name", "", "app name")
+	fs.BoolVar(&v.Enabled, "enabled", d.Enabled, "accept connections and publishes (false closes them with 4003)")
+	fs.BoolVar(&v.ClientEvents, "client-events", d.ClientEvents, "allow client-* events on private and presence channels")
+	fs.BoolVar(&v.UserAuth, "user-auth", d.UserAuth, "user authentication (reserved: sign-in is always available)")
+	fs.BoolVar(&v.SubscriptionCount, "subscription-count", d.SubscriptionCount, "send pusher_internal:subscription_count")
+	fs.IntVar(&v.MaxConnections, "max-connections", d.MaxConnections, "max concurrent connections, 0 = unlimited (4004 past it)")
+	fs.IntVar(&v.MaxPresenceMembers, "max-presence-members", d.MaxPresenceMembers, "members per presence channel")
+	fs.IntVar(&v.MaxClientEventsPerSecond, "max-client-events-per-second", d.MaxClientEventsPerSecond, "per connection (4301 past it)")
+	fs.Int64Var(&v.DailyMessageQuota, "quota", d.DailyMessageQuota, "daily message quota, 0 = unlimited (REST publishes get 403 past it)")
 }
 
-// settings returns the settings for the flags that were given.
-func (sf *settingsFlags) settings(fs *flag.FlagSet) store.Settings {
-	st := store.Settings{Name: sf.name}
+// apply copies the settings of the flags that were given onto st.
+func (sf *settingsFlags) apply(fs *flag.FlagSet, st *apps.Settings) {
+	v := &sf.v
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
+		case "name":
+			st.Name = v.Name
 		case "enabled":
-			st.Enabled = &sf.enabled
+			st.Enabled = v.Enabled
 		case "client-events":
-			st.ClientEvents = &sf.clientEvents
+			st.ClientEvents = v.ClientEvents
 		case "user-auth":
-			st.UserAuth = &sf.userAuth
+			st.UserAuth = v.UserAuth
 		case "subscription-count":
-			st.SubscriptionCount = &sf.subscriptionCount
+			st.SubscriptionCount = v.SubscriptionCount
 		case "max-connections":
-			st.MaxConnections = &sf.maxConns
+			st.MaxConnections = v.MaxConnections
 		case "max-presence-members":
-			st.MaxPresenceMembers = &sf.maxPresence
+			st.MaxPresenceMembers = v.MaxPresenceMembers
 		case "max-client-events-per-second":
-			st.MaxClientEventsPerSecond = &sf.maxClientPS
+			st.MaxClientEventsPerSecond = v.MaxClientEventsPerSecond
 		case "quota":
-			st.DailyMessageQuota = &sf.quota
+			st.DailyMessageQuota = v.DailyMessageQuota
 		}
 	})
-	return st
 }
 
 // configApp returns the config file's app with id, if any.
 func (c *appsCmd) configApp(id string) *apps.App {
 	for _, a := range c.cfg.Apps {
 		if a.ID == id {
-			return &apps.App{ID: a.ID, Key: a.Key, Secret: a.Secret, Name: a.Name, Enabled: a.Enabled == nil || *a.Enabled,
-				ClientEvents: a.ClientEvents, UserAuth: a.UserAuth, SubscriptionCount: a.SubscriptionCount,
-				MaxConnections: a.MaxConnections, MaxPresenceMembers: a.MaxPresenceMembers,
-				MaxClientEventsPerSecond: a.MaxClientEventsPS, DailyMessageQuota: a.DailyMessageQuota, ReadOnly: true}
+			a.ReadOnly = true
+			return &a
 		}
 	}
 	return nil
@@ -229,7 +221,7 @@ func notFound(id string, err error) error {
 	return err
 }
 
-func (c *appsCmd) create(ctx context.Context, st store.Settings) error {
+func (c *appsCmd) create(ctx context.Context, st apps.Settings) error {
 	a, err := c.store.CreateApp(ctx, st)
 	if err != nil {
 		return err
@@ -248,11 +240,11 @@ func (c *appsCmd) show(ctx context.Context, id string) error {
 	return c.print(ctx, a, "App")
 }
 
-func (c *appsCmd) update(ctx context.Context, id string, st store.Settings) error {
+func (c *appsCmd) update(ctx context.Context, id string, change func(*apps.Settings) error) error {
 	if err := c.writable(id); err != nil {
 		return err
 	}
-	a, err := c.store.UpdateApp(ctx, id, st)
+	a, err := c.store.UpdateApp(ctx, id, change)
 	if err != nil {
 		return notFound(id, err)
 	}
@@ -336,29 +328,14 @@ func usageText(used, quota int64) string {
 	return strconv.FormatInt(used, 10) + " / " + strconv.FormatInt(quota, 10)
 }
 
+// jsonApp is an app as --json prints it: apps.App and today's messages.
 type jsonApp struct {
-	ID                       string `json:"id"`
-	Key                      string `json:"key"`
-	Secret                   string `json:"secret"`
-	Name                     string `json:"name"`
-	Enabled                  bool   `json:"enabled"`
-	ClientEvents             bool   `json:"client_events"`
-	UserAuth                 bool   `json:"user_auth"`
-	SubscriptionCount        bool   `json:"subscription_count"`
-	MaxConnections           int    `json:"max_connections"`
-	MaxPresenceMembers       int    `json:"max_presence_members"`
-	MaxClientEventsPerSecond int    `json:"max_client_events_per_second"`
-	DailyMessageQuota        int64  `json:"daily_message_quota"`
-	ReadOnly                 bool   `json:"read_only"`
-	MessagesToday            int64  `json:"messages_today"`
+	apps.App
+	MessagesToday int64 `json:"messages_today"`
 }
 
 func toJSONApp(a *apps.App, messages int64) jsonApp {
-	return jsonApp{ID: a.ID, Key: a.Key, Secret: a.Secret, Name: a.Name, Enabled: a.Enabled,
-		ClientEvents: a.ClientEvents, UserAuth: a.UserAuth, SubscriptionCount: a.SubscriptionCount,
-		MaxConnections: a.MaxConnections, MaxPresenceMembers: a.MaxPresenceMembers,
-		MaxClientEventsPerSecond: a.MaxClientEventsPerSecond, DailyMessageQuota: a.DailyMessageQuota,
-		ReadOnly: a.ReadOnly, MessagesToday: messages}
+	return jsonApp{App: *a, MessagesToday: messages}
 }
 
 // print shows an app with what a user pastes into their code.

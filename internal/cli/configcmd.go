@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 )
 
@@ -33,7 +34,7 @@ func runConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return 0
 	case "default":
 		cfg, _ := config.Load("", nil)
-		cfg.Apps = []config.App{config.DefaultApp()}
+		cfg.Apps = []apps.App{config.DefaultApp()}
 		b, err := yaml.Marshal(cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, "pixiu:", err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
 )
 
 // Config is the whole server configuration.
@@ -59,8 +61,10 @@ type Config struct {
 	// Webhooks are delivery settings shared by all apps (endpoints are per app).
 	Webhooks WebhookSettings `yaml:"webhooks"`
 
-	// Apps are the statically configured apps (read-only at runtime).
-	Apps []App `yaml:"apps"`
+	// Apps are the statically configured apps (read-only at runtime): id,
+	// key, secret and the settings of apps.Settings; a setting left out takes
+	// its default (apps.Defaults), the name defaults to the id.
+	Apps []apps.App `yaml:"apps"`
 
 	// DevApp allows the development app (DefaultApp): a start that finds no
 	// app in the config file nor in the store stores it, as an ordinary app;
@@ -121,31 +125,6 @@ type WebhookSettings struct {
 	MaxOutboxEvents int64 `yaml:"max_outbox_events"`
 }
 
-// Webhook is one endpoint of an app (protocol.md §7).
-type Webhook struct {
-	URL           string            `yaml:"url"`
-	Events        []string          `yaml:"events"`         // event types; empty = all seven
-	ChannelPrefix string            `yaml:"channel_prefix"` // only channels with this prefix
-	Headers       map[string]string `yaml:"headers"`        // extra request headers
-}
-
-// App is one application: its credentials, switches and limits.
-type App struct {
-	ID                 string    `yaml:"id"`
-	Key                string    `yaml:"key"`
-	Secret             string    `yaml:"secret"`
-	Name               string    `yaml:"name"`
-	Enabled            *bool     `yaml:"enabled"` // default true
-	ClientEvents       bool      `yaml:"client_events"`
-	UserAuth           bool      `yaml:"user_auth"`
-	SubscriptionCount  bool      `yaml:"subscription_count"`
-	MaxConnections     int       `yaml:"max_connections"`              // 0 = unlimited
-	MaxPresenceMembers int       `yaml:"max_presence_members"`         // default 100
-	MaxClientEventsPS  int       `yaml:"max_client_events_per_second"` // default 10
-	DailyMessageQuota  int64     `yaml:"daily_message_quota"`          // 0 = unlimited
-	Webhooks           []Webhook `yaml:"webhooks"`
-}
-
 // Duration is a time.Duration that reads "30s" or a number of seconds from YAML/env.
 type Duration time.Duration
 
@@ -174,9 +153,11 @@ func parseDuration(s string) (time.Duration, error) {
 
 // DefaultApp is the development app, stored when no app exists anywhere
 // (see DevApp). Its credentials are public: they are in the README.
-func DefaultApp() App {
-	return App{ID: "app-id", Key: "app-key", Secret: "app-secret", Name: "Default development app",
-		ClientEvents: true, SubscriptionCount: true}
+func DefaultApp() apps.App {
+	a := apps.App{ID: "app-id", Key: "app-key", Secret: "app-secret", Settings: apps.Defaults()}
+	a.Name = "Default development app"
+	a.ClientEvents, a.SubscriptionCount = true, true
+	return a
 }
 
 // Load reads the file at path (if not empty) over the defaults and then applies
@@ -188,7 +169,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}
-		if err := yaml.Unmarshal(b, &c); err != nil {
+		if err := decode(b, &c); err != nil {
 			return c, fmt.Errorf("config: %s: %w", path, err)
 		}
 	}
@@ -197,6 +178,45 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	}
 	c.ApplyDefaults()
 	return c, nil
+}
+
+// decode reads a YAML document into c. Each app starts from apps.Defaults,
+// so a setting the file leaves out takes its default and one it sets (even
+// to zero) is kept.
+func decode(b []byte, c *Config) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return err
+	}
+	if len(root.Content) == 0 {
+		return nil // an empty file
+	}
+	if err := root.Decode(c); err != nil {
+		return err
+	}
+	if list := mapValue(root.Content[0], "apps"); list != nil && list.Kind == yaml.SequenceNode {
+		for i, n := range list.Content {
+			a := apps.App{Settings: apps.Defaults()}
+			if err := n.Decode(&a); err != nil {
+				return err
+			}
+			c.Apps[i] = a
+		}
+	}
+	return nil
+}
+
+// mapValue returns the value of key in mapping node m, or nil.
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -348,14 +368,7 @@ func (c *Config) ApplyDefaults() {
 		l.CacheTTL = Duration(30 * time.Minute)
 	}
 	for i := range c.Apps {
-		a := &c.Apps[i]
-		if a.Enabled == nil {
-			t := true
-			a.Enabled = &t
-		}
-		setInt(&a.MaxPresenceMembers, 100)
-		setInt(&a.MaxClientEventsPS, 10)
-		if a.Name == "" {
+		if a := &c.Apps[i]; a.Name == "" {
 			a.Name = a.ID
 		}
 	}
@@ -407,6 +420,11 @@ func (c *Config) Validate() error {
 			return &ValidationError{Field: f + ".key", Err: fmt.Errorf("duplicate key %q", a.Key)}
 		}
 		seenID[a.ID], seenKey[a.Key] = true, true
+		var fe apps.FieldErrors
+		if err := a.Validate(); errors.As(err, &fe) {
+			k := fe.Keys()[0]
+			return &ValidationError{Field: f + "." + k, Err: errors.New(fe[k])}
+		}
 	}
 	if c.Webhooks.DeadLetterRetention < 0 {
 		return &ValidationError{Field: "webhooks.dead_letter_retention", Err: errors.New("must not be negative")}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -9,35 +10,22 @@ import (
 	"github.com/pixiu-io/pixiu/internal/store"
 )
 
-// appView is an app as the console's JSON shows it.
+// appView is an app as the console's JSON shows it: apps.App (without the
+// secret in lists) and its usage.
 type appView struct {
-	ID                       string          `json:"id"`
-	Key                      string          `json:"key"`
-	Secret                   string          `json:"secret,omitempty"`
-	Name                     string          `json:"name"`
-	Enabled                  bool            `json:"enabled"`
-	ClientEvents             bool            `json:"client_events"`
-	UserAuth                 bool            `json:"user_auth"`
-	SubscriptionCount        bool            `json:"subscription_count"`
-	MaxConnections           int             `json:"max_connections"`
-	MaxPresenceMembers       int             `json:"max_presence_members"`
-	MaxClientEventsPerSecond int             `json:"max_client_events_per_second"`
-	DailyMessageQuota        int64           `json:"daily_message_quota"`
-	Webhooks                 []store.Webhook `json:"webhooks"`
-	ReadOnly                 bool            `json:"read_only"`
-	MessagesToday            int64           `json:"messages_today"`
-	Connections              int64           `json:"connections"`
+	apps.App
+	MessagesToday int64 `json:"messages_today"`
+	Connections   int64 `json:"connections"`
 }
 
 func (c *Console) view(a *apps.App, withSecret bool) appView {
 	st := c.opts.Usage.Stats(a.ID)
-	v := appView{ID: a.ID, Key: a.Key, Name: a.Name, Enabled: a.Enabled, ClientEvents: a.ClientEvents,
-		UserAuth: a.UserAuth, SubscriptionCount: a.SubscriptionCount, MaxConnections: a.MaxConnections,
-		MaxPresenceMembers: a.MaxPresenceMembers, MaxClientEventsPerSecond: a.MaxClientEventsPerSecond,
-		DailyMessageQuota: a.DailyMessageQuota, Webhooks: store.WebhooksOf(a), ReadOnly: a.ReadOnly,
-		MessagesToday: st.Messages, Connections: st.Connections}
-	if withSecret {
-		v.Secret = a.Secret
+	v := appView{App: *a, MessagesToday: st.Messages, Connections: st.Connections}
+	if !withSecret {
+		v.Secret = ""
+	}
+	if v.Webhooks == nil {
+		v.Webhooks = []apps.Webhook{}
 	}
 	return v
 }
@@ -84,7 +72,7 @@ func (c *Console) getApp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) createApp(w http.ResponseWriter, r *http.Request) error {
-	var st store.Settings
+	st := apps.Defaults()
 	if err := decode(r, &st); err != nil {
 		return err
 	}
@@ -103,11 +91,13 @@ func (c *Console) updateApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var st store.Settings
-	if err := decode(r, &st); err != nil {
+	body, err := readBody(r)
+	if err != nil {
 		return err
 	}
-	if a, err = c.opts.Store.UpdateApp(r.Context(), a.ID, st); err != nil {
+	if a, err = c.opts.Store.UpdateApp(r.Context(), a.ID, func(st *apps.Settings) error {
+		return patch(body, st)
+	}); err != nil {
 		return storeError(err)
 	}
 	c.changed(r.Context())
@@ -153,9 +143,22 @@ func (c *Console) changed(ctx context.Context) {
 	}
 }
 
+// patch applies the JSON object body onto st: the settings it names are
+// replaced, the others kept.
+func patch(body []byte, st *apps.Settings) error {
+	var fields map[string]json.RawMessage
+	if err := decodeBytes(body, &fields); err != nil {
+		return err
+	}
+	if _, ok := fields["webhooks"]; ok {
+		st.Webhooks = nil // replaced as a whole, not merged element by element
+	}
+	return decodeBytes(body, st)
+}
+
 // storeError maps store errors to the wire.
 func storeError(err error) error {
-	var fe store.FieldErrors
+	var fe apps.FieldErrors
 	switch {
 	case errors.As(err, &fe):
 		return &Error{Status: http.StatusBadRequest, Message: "invalid settings", Fields: fe}

@@ -63,7 +63,7 @@ type fixture struct {
 	logs    *logBuffer
 }
 
-var configApp = &apps.App{ID: "cfg", Key: "cfg-key", Secret: "cfg-secret", Name: "From config", Enabled: true, ReadOnly: true}
+var configApp = &apps.App{ID: "cfg", Key: "cfg-key", Secret: "cfg-secret", ReadOnly: true, Settings: apps.Settings{Name: "From config", Enabled: true}}
 
 func newFixture(t *testing.T, mutate func(*Options)) *fixture {
 	t.Helper()

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,19 +20,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a JSON body of at most 64 KiB into v, strictly: unknown
 // fields and wrong types are field errors.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
-		return errorf(http.StatusUnsupportedMediaType, "send the body as application/json")
+	b, err := readBody(r)
+	if err != nil {
+		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	return decodeBytes(b, v)
+}
+
+// readBody reads a JSON body of at most 64 KiB.
+func readBody(r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
+		return nil, errorf(http.StatusUnsupportedMediaType, "send the body as application/json")
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 64<<10))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, errorf(http.StatusRequestEntityTooLarge, "the body is too large")
+	case err != nil:
+		return nil, errorf(http.StatusBadRequest, "could not read the body: %v", err)
+	}
+	return b, nil
+}
+
+// decodeBytes decodes the JSON object b into v, strictly: unknown fields and
+// wrong types are field errors. Fields b leaves out keep v's values.
+func decodeBytes(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
 		return nil
 	}
 	var (
-		te  *json.UnmarshalTypeError
-		se  *json.SyntaxError
-		mbe *http.MaxBytesError
+		te *json.UnmarshalTypeError
+		se *json.SyntaxError
 	)
 	switch {
 	case errors.As(err, &te) && te.Field != "":
@@ -39,8 +62,6 @@ func decode(r *http.Request, v any) error {
 			Fields: map[string]string{te.Field: "must be " + kindName(te.Type)}}
 	case errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF):
 		return errorf(http.StatusBadRequest, "the body is not valid JSON: %v", err)
-	case errors.As(err, &mbe):
-		return errorf(http.StatusRequestEntityTooLarge, "the body is too large")
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &Error{Status: http.StatusBadRequest, Message: "invalid settings",

@@ -39,7 +39,7 @@ func newBenchHub(b *testing.B) *Hub {
 }
 
 func BenchmarkFanout(b *testing.B) {
-	app := &apps.App{ID: "a", Key: "k", Secret: "s", Enabled: true}
+	app := &apps.App{ID: "a", Key: "k", Secret: "s", Settings: apps.Settings{Enabled: true}}
 	data := `{"price":"` + "12345678901234567890123456789012345678901234567890123456789012345678901234" + `"}`
 	for _, subs := range []int{1, 100, 10000} {
 		b.Run(strconv.Itoa(subs), func(b *testing.B) {
@@ -62,7 +62,7 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 func BenchmarkSubscribeUnsubscribeParallel(b *testing.B) {
-	app := &apps.App{ID: "a", Key: "k", Secret: "s", Enabled: true}
+	app := &apps.App{ID: "a", Key: "k", Secret: "s", Settings: apps.Settings{Enabled: true}}
 	h := newBenchHub(b)
 	ctx := context.Background()
 	var next atomic.Int64

@@ -80,7 +80,7 @@ func newTestHub(t *testing.T) (*Hub, *recObserver) {
 	return h, obs
 }
 
-var testApp = &apps.App{ID: "a", Key: "k", Secret: "s", Enabled: true, MaxPresenceMembers: 2}
+var testApp = &apps.App{ID: "a", Key: "k", Secret: "s", Settings: apps.Settings{Enabled: true, MaxPresenceMembers: 2}}
 
 func TestPublishReachesSubscribersButTheExcluded(t *testing.T) {
 	t.Parallel()
@@ -176,7 +176,7 @@ func TestSubscriptionCountTrailingUpdate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, _ := newTestHub(t)
 		ctx := context.Background()
-		app := &apps.App{ID: "a", Key: "k", Secret: "s", Enabled: true, SubscriptionCount: true}
+		app := &apps.App{ID: "a", Key: "k", Secret: "s", Settings: apps.Settings{Enabled: true, SubscriptionCount: true}}
 		var first *recClient
 		for i := 0; i < 102; i++ {
 			c := &recClient{id: "1." + strconv.Itoa(i)}

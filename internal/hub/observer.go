@@ -1,5 +1,7 @@
 package hub
 
+import "github.com/pixiu-io/pixiu/internal/protocol"
+
 // EventKind names a lifecycle event the hub reports to its Observer.
 type EventKind uint8
 
@@ -19,8 +21,9 @@ const (
 	Disconnected
 )
 
-var kindNames = [...]string{"", "channel_occupied", "channel_vacated", "member_added", "member_removed",
-	"client_event", "cache_miss", "subscription_count", "subscribed", "unsubscribed", "api_message",
+var kindNames = [...]string{"", protocol.WebhookChannelOccupied, protocol.WebhookChannelVacated,
+	protocol.WebhookMemberAdded, protocol.WebhookMemberRemoved, protocol.WebhookClientEvent,
+	protocol.WebhookCacheMiss, protocol.WebhookSubscriptionCount, "subscribed", "unsubscribed", "api_message",
 	"connection", "disconnection"}
 
 func (k EventKind) String() string {

@@ -22,6 +22,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/server"
 	"github.com/pixiu-io/pixiu/internal/signature"
@@ -31,7 +32,7 @@ import (
 type Server struct {
 	*server.Server
 	Addr string // host:port
-	App  config.App
+	App  apps.App
 }
 
 // Start runs a server on 127.0.0.1:0 with the default app as a config-file
@@ -46,7 +47,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	cfg.Host, cfg.Port = "127.0.0.1", 0
 	f := false
 	cfg.Demo = &f
-	cfg.Apps = []config.App{config.DefaultApp()}
+	cfg.Apps = []apps.App{config.DefaultApp()}
 	cfg.Cluster.DrainWindow = config.Duration(time.Millisecond)
 	cfg.Console.Password = "pixiutest-console-password"     // no generated-password log line
 	cfg.Store.Path = filepath.Join(t.TempDir(), "pixiu.db") // one store (and webhook outbox) per test
@@ -73,6 +74,17 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 		app = cfg.Apps[0]
 	}
 	return &Server{Server: srv, Addr: srv.Addr().String(), App: app}
+}
+
+// App returns an app with the default settings named id, edited by edit (if
+// not nil), for a config's Apps.
+func App(id, key, secret string, edit func(*apps.Settings)) apps.App {
+	a := apps.App{ID: id, Key: key, Secret: secret, Settings: apps.Defaults()}
+	a.Name = id
+	if edit != nil {
+		edit(&a.Settings)
+	}
+	return a
 }
 
 // Event is a decoded server→client frame; Data is raw JSON (a string for

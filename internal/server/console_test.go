@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 	"github.com/pixiu-io/pixiu/internal/store"
@@ -167,8 +168,9 @@ func TestStoreChangesFromAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	name := "from the CLI"
-	a, err := cli.CreateApp(context.Background(), store.Settings{Name: &name})
+	st := apps.Defaults()
+	st.Name = "from the CLI"
+	a, err := cli.CreateApp(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}

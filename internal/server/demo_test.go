@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 )
@@ -177,7 +178,7 @@ func TestDemoPublishesAsTheNamedApp(t *testing.T) {
 	t.Parallel()
 	s := pixiutest.Start(t, func(c *config.Config) {
 		demoOn(c)
-		c.Apps = []config.App{{ID: "a-first", Key: "first-key", Secret: "s1"}, {ID: "b-demo", Key: "demo-key", Secret: "s2"}}
+		c.Apps = []apps.App{pixiutest.App("a-first", "first-key", "s1", nil), pixiutest.App("b-demo", "demo-key", "s2", nil)}
 		c.DemoAppID = "b-demo"
 	})
 	first := pixiutest.Dial(t, s.Addr, "first-key")

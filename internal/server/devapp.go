@@ -31,9 +31,7 @@ func (s *Server) devAppOn() bool { return s.cfg.DevApp == nil || *s.cfg.DevApp }
 // devApp is the development app as stored.
 func devApp() *apps.App {
 	d := config.DefaultApp()
-	return &apps.App{ID: d.ID, Key: d.Key, Secret: d.Secret, Name: d.Name, Enabled: true,
-		ClientEvents: d.ClientEvents, UserAuth: d.UserAuth, SubscriptionCount: d.SubscriptionCount,
-		MaxPresenceMembers: store.DefaultMaxPresenceMembers, MaxClientEventsPerSecond: store.DefaultMaxClientEventsPS}
+	return &d
 }
 
 // seedDevApp stores the development app when it is allowed and no app

@@ -12,7 +12,7 @@ import (
 func TestWarnPublicSecret(t *testing.T) {
 	t.Parallel()
 	dev := devApp()
-	own := &apps.App{ID: "1234567", Key: "k", Secret: "s", Enabled: true}
+	own := &apps.App{ID: "1234567", Key: "k", Secret: "s", Settings: apps.Settings{Enabled: true}}
 	off := *dev
 	off.Enabled = false
 	cases := []struct {

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 )
 
 // ownApp replaces the development app with one of the user's own.
 func ownApp(c *config.Config) {
-	c.Apps = []config.App{{ID: "prod-id", Key: "prod-key", Secret: "prod-secret", Name: "Production"}}
+	c.Apps = []apps.App{pixiutest.App("prod-id", "prod-key", "prod-secret", func(s *apps.Settings) { s.Name = "Production" })}
 }
 
 func status(t *testing.T, u string) (int, string) {

@@ -122,24 +122,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func appsFromConfig(list []config.App) []*apps.App {
+// appsFromConfig returns the config file's apps, read-only.
+func appsFromConfig(list []apps.App) []*apps.App {
 	out := make([]*apps.App, 0, len(list))
 	for _, a := range list {
-		out = append(out, &apps.App{
-			ID: a.ID, Key: a.Key, Secret: a.Secret, Name: a.Name,
-			Enabled: *a.Enabled, ClientEvents: a.ClientEvents, UserAuth: a.UserAuth,
-			SubscriptionCount: a.SubscriptionCount, MaxConnections: a.MaxConnections,
-			MaxPresenceMembers: a.MaxPresenceMembers, MaxClientEventsPerSecond: a.MaxClientEventsPS,
-			DailyMessageQuota: a.DailyMessageQuota, Webhooks: webhooksFromConfig(a.Webhooks), ReadOnly: true,
-		})
-	}
-	return out
-}
-
-func webhooksFromConfig(list []config.Webhook) []apps.Webhook {
-	var out []apps.Webhook
-	for _, w := range list {
-		out = append(out, apps.Webhook{URL: w.URL, Events: w.Events, ChannelPrefix: w.ChannelPrefix, Headers: w.Headers})
+		a.ReadOnly = true
+		out = append(out, &a)
 	}
 	return out
 }

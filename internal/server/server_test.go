@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 	"github.com/pixiu-io/pixiu/internal/signature"
@@ -40,9 +41,8 @@ func TestConnectionEstablished(t *testing.T) {
 func TestHandshakeErrors(t *testing.T) {
 	t.Parallel()
 	s := pixiutest.Start(t, func(c *config.Config) {
-		f := false
-		c.Apps = append(c.Apps, config.App{ID: "off", Key: "off-key", Secret: "s", Enabled: &f},
-			config.App{ID: "small", Key: "small-key", Secret: "s", MaxConnections: 1})
+		c.Apps = append(c.Apps, pixiutest.App("off", "off-key", "s", func(s *apps.Settings) { s.Enabled = false }),
+			pixiutest.App("small", "small-key", "s", func(s *apps.Settings) { s.MaxConnections = 1 }))
 	})
 	cases := []struct {
 		name, path string
@@ -171,7 +171,7 @@ func TestPresenceMembers(t *testing.T) {
 
 func TestClientEvents(t *testing.T) {
 	t.Parallel()
-	s := pixiutest.Start(t, func(c *config.Config) { c.Apps[0].MaxClientEventsPS = 3 })
+	s := pixiutest.Start(t, func(c *config.Config) { c.Apps[0].MaxClientEventsPerSecond = 3 })
 	ch := "presence-chat"
 	a := pixiutest.Dial(t, s.Addr, "app-key")
 	a.Subscribe(ch, "app-key", "app-secret", `{"user_id":"alice"}`)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 	"github.com/pixiu-io/pixiu/internal/signature"
@@ -14,7 +15,7 @@ import (
 
 // withWebhooks points the default app's webhooks at the receivers (all
 // types) and shrinks the timings.
-func withWebhooks(vacate time.Duration, hooks ...config.Webhook) func(*config.Config) {
+func withWebhooks(vacate time.Duration, hooks ...apps.Webhook) func(*config.Config) {
 	return func(c *config.Config) {
 		c.Apps[0].Webhooks = hooks
 		c.Webhooks.BatchInterval = config.Duration(20 * time.Millisecond)
@@ -63,7 +64,7 @@ func has(name, channel string, n int) func([]pixiutest.WebhookEvent) error {
 func TestWebhookTypes(t *testing.T) {
 	t.Parallel()
 	rcv := pixiutest.NewReceiver(t)
-	s := pixiutest.Start(t, withWebhooks(50*time.Millisecond, config.Webhook{URL: rcv.URL}))
+	s := pixiutest.Start(t, withWebhooks(50*time.Millisecond, apps.Webhook{URL: rcv.URL}))
 	a := pixiutest.Dial(t, s.Addr, "app-key")
 	b := pixiutest.Dial(t, s.Addr, "app-key")
 
@@ -146,8 +147,8 @@ func TestWebhookFilters(t *testing.T) {
 	t.Parallel()
 	occ, priv := pixiutest.NewReceiver(t), pixiutest.NewReceiver(t)
 	s := pixiutest.Start(t, withWebhooks(-1,
-		config.Webhook{URL: occ.URL, Events: []string{"channel_occupied"}, Headers: map[string]string{"X-Token": "t1"}},
-		config.Webhook{URL: priv.URL, ChannelPrefix: "private-"}))
+		apps.Webhook{URL: occ.URL, Events: []string{"channel_occupied"}, Headers: map[string]string{"X-Token": "t1"}},
+		apps.Webhook{URL: priv.URL, ChannelPrefix: "private-"}))
 	c := pixiutest.Dial(t, s.Addr, "app-key")
 	c.Subscribe("pub", "", "", "")
 	c.Subscribe("private-a", "app-key", "app-secret", "")
@@ -186,7 +187,7 @@ func TestWebhookVacateRejoin(t *testing.T) {
 	t.Parallel()
 	rcv := pixiutest.NewReceiver(t)
 	const delay = 400 * time.Millisecond
-	s := pixiutest.Start(t, withWebhooks(delay, config.Webhook{URL: rcv.URL,
+	s := pixiutest.Start(t, withWebhooks(delay, apps.Webhook{URL: rcv.URL,
 		Events: []string{"channel_occupied", "channel_vacated", "member_added", "member_removed"}}))
 	c := pixiutest.Dial(t, s.Addr, "app-key")
 	c.Subscribe("presence-r", "app-key", "app-secret", `{"user_id":"u1"}`)
@@ -215,7 +216,7 @@ func TestWebhookRetries(t *testing.T) {
 	rcv := pixiutest.NewReceiver(t)
 	rcv.Fail(3)
 	s := pixiutest.Start(t, func(c *config.Config) {
-		withWebhooks(-1, config.Webhook{URL: rcv.URL, Events: []string{"channel_occupied"}})(c)
+		withWebhooks(-1, apps.Webhook{URL: rcv.URL, Events: []string{"channel_occupied"}})(c)
 		c.Webhooks.RetryHorizon = config.Duration(2 * time.Second) // back-off from 100 ms
 	})
 	c := pixiutest.Dial(t, s.Addr, "app-key")

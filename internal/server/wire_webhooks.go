@@ -2,27 +2,18 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/webhook"
 )
 
-// wireWebhooks checks the configured endpoints, opens the outbox (the SQLite
+// wireWebhooks opens the outbox (the SQLite
 // file of the embedded store), starts webhook delivery and adds its
 // observer. Close flushes within the sender's deadline, then closes the
 // outbox; the transport is closed before (its closer runs first), so the
 // vacate events of the last sockets are written out.
 func (s *Server) wireWebhooks() error {
-	for i, a := range s.cfg.Apps {
-		for j, w := range webhooksFromConfig(a.Webhooks) {
-			if err := webhook.CheckEndpoint(w); err != nil {
-				return &config.ValidationError{Field: fmt.Sprintf("apps[%d].webhooks[%d]", i, j), Err: err}
-			}
-		}
-	}
 	ob, err := webhook.OpenSQLite(s.cfg.Store.Path)
 	if err != nil {
 		return err

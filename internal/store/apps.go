@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
@@ -28,11 +29,12 @@ func scanApp(r scanner) (*apps.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	var list []Webhook
-	if err := json.Unmarshal([]byte(hooks), &list); err != nil {
+	if err := json.Unmarshal([]byte(hooks), &a.Webhooks); err != nil {
 		return nil, fmt.Errorf("store: app %s: webhooks: %w", a.ID, err)
 	}
-	a.Webhooks = toAppWebhooks(list)
+	if len(a.Webhooks) == 0 {
+		a.Webhooks = nil
+	}
 	return &a, nil
 }
 
@@ -77,19 +79,15 @@ func (s *Store) app(ctx context.Context, q querier, id string) (*apps.App, error
 	return a, nil
 }
 
-// CreateApp stores a new app with generated id, key and secret. Name is
-// required; other unset settings take their defaults (enabled, client events
-// off, 100 presence members, 10 client events per second, no quota).
-func (s *Store) CreateApp(ctx context.Context, st Settings) (*apps.App, error) {
-	if st.Name == nil {
-		st.Name = new(string) // reported as "must not be empty"
-	}
+// CreateApp stores a new app with st (usually apps.Defaults() and what the
+// user set; the name is trimmed) and generated id, key and secret. Invalid
+// settings are refused with apps.FieldErrors.
+func (s *Store) CreateApp(ctx context.Context, st apps.Settings) (*apps.App, error) {
+	st.Name = strings.TrimSpace(st.Name)
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
-	a := &apps.App{Enabled: true, MaxPresenceMembers: DefaultMaxPresenceMembers,
-		MaxClientEventsPerSecond: DefaultMaxClientEventsPS}
-	st.apply(a)
+	a := &apps.App{Settings: st}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for attempt := 0; ; attempt++ {
 			var err error
@@ -134,19 +132,25 @@ func (s *Store) taken(ctx context.Context, tx *sql.Tx, id, key string) (bool, er
 }
 
 func appValues(a *apps.App) []any {
-	hooks, _ := json.Marshal(WebhooksOf(a)) // cannot fail: strings only
+	list := a.Webhooks
+	if list == nil {
+		list = []apps.Webhook{}
+	}
+	hooks, _ := json.Marshal(list) // cannot fail: strings only
 	return []any{a.ID, a.Key, a.Secret, a.Name, a.Enabled, a.ClientEvents, a.UserAuth, a.SubscriptionCount,
 		a.MaxConnections, a.MaxPresenceMembers, a.MaxClientEventsPerSecond, a.DailyMessageQuota, string(hooks)}
 }
 
-// UpdateApp applies the set fields of st to the app with id.
-func (s *Store) UpdateApp(ctx context.Context, id string, st Settings) (*apps.App, error) {
-	if err := st.Validate(); err != nil {
-		return nil, err
-	}
+// UpdateApp lets change edit the stored settings of the app with id, in one
+// transaction. An error from change, or apps.FieldErrors when the changed
+// settings are invalid (the name is trimmed first), leaves the app as it was.
+func (s *Store) UpdateApp(ctx context.Context, id string, change func(*apps.Settings) error) (*apps.App, error) {
 	return s.modify(ctx, id, func(a *apps.App) error {
-		st.apply(a)
-		return nil
+		if err := change(&a.Settings); err != nil {
+			return err
+		}
+		a.Name = strings.TrimSpace(a.Name)
+		return a.Validate()
 	})
 }
 

@@ -103,7 +103,15 @@ func run(t *testing.T, body func(t *testing.T, open opener)) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+// settings returns the default settings named name, edited by edit.
+func settings(name string, edit ...func(*apps.Settings)) apps.Settings {
+	st := apps.Defaults()
+	st.Name = name
+	for _, e := range edit {
+		e(&st)
+	}
+	return st
+}
 
 var (
 	reID  = regexp.MustCompile(`^[1-9][0-9]{6}$`)
@@ -114,15 +122,15 @@ func TestCreateAndRead(t *testing.T) {
 	run(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
 		s := open(t, Options{})
-		a, err := s.CreateApp(ctx, Settings{Name: ptr("  Chat  "), ClientEvents: ptr(true)})
+		a, err := s.CreateApp(ctx, settings("  Chat  ", func(st *apps.Settings) { st.ClientEvents = true }))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reID.MatchString(a.ID) || !reHex.MatchString(a.Key) || !reHex.MatchString(a.Secret) || a.Key == a.Secret {
 			t.Fatalf("generated credentials %q %q %q", a.ID, a.Key, a.Secret)
 		}
-		want := apps.App{ID: a.ID, Key: a.Key, Secret: a.Secret, Name: "Chat", Enabled: true, ClientEvents: true,
-			MaxPresenceMembers: 100, MaxClientEventsPerSecond: 10}
+		want := apps.App{ID: a.ID, Key: a.Key, Secret: a.Secret, Settings: apps.Settings{Name: "Chat", Enabled: true,
+			ClientEvents: true, MaxPresenceMembers: 100, MaxClientEventsPerSecond: 10}}
 		got, err := s.App(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -130,7 +138,7 @@ func TestCreateAndRead(t *testing.T) {
 		if !equalApps(got, &want) {
 			t.Fatalf("read back %+v, want %+v", got, want)
 		}
-		b, err := s.CreateApp(ctx, Settings{Name: ptr("Second")})
+		b, err := s.CreateApp(ctx, settings("Second"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,19 +163,21 @@ func TestInvalidSettingsChangeNothing(t *testing.T) {
 	run(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
 		s := open(t, Options{})
-		_, err := s.CreateApp(ctx, Settings{MaxConnections: ptr(-1)})
-		var fe FieldErrors
+		_, err := s.CreateApp(ctx, settings("", func(st *apps.Settings) { st.MaxConnections = -1 }))
+		var fe apps.FieldErrors
 		if !errors.As(err, &fe) || fe["name"] == "" || fe["max_connections"] == "" {
 			t.Fatalf("create without name: %v", err)
 		}
-		a, err := s.CreateApp(ctx, Settings{Name: ptr("ok")})
+		a, err := s.CreateApp(ctx, settings("ok"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		v0, _ := s.Version(ctx)
-		bad := Settings{Name: ptr("renamed"), MaxPresenceMembers: ptr(0), DailyMessageQuota: ptr(int64(-5)),
-			Webhooks: &[]Webhook{{URL: "ftp://x", Events: []string{"nope"}}}}
-		_, err = s.UpdateApp(ctx, a.ID, bad)
+		_, err = s.UpdateApp(ctx, a.ID, func(st *apps.Settings) error {
+			st.Name, st.MaxPresenceMembers, st.DailyMessageQuota = "renamed", 0, -5
+			st.Webhooks = []apps.Webhook{{URL: "ftp://x", Events: []string{"nope"}}}
+			return nil
+		})
 		if !errors.As(err, &fe) {
 			t.Fatalf("update: %v", err)
 		}
@@ -190,12 +200,14 @@ func TestUpdateRotateDelete(t *testing.T) {
 	run(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
 		s := open(t, Options{})
-		a, _ := s.CreateApp(ctx, Settings{Name: ptr("app")})
+		a, _ := s.CreateApp(ctx, settings("app"))
 		v0, _ := s.Version(ctx)
-		hooks := []Webhook{{URL: "https://example.com/hook", Events: []string{"channel_occupied"},
+		hooks := []apps.Webhook{{URL: "https://example.com/hook", Events: []string{"channel_occupied"},
 			ChannelPrefix: "private-", Headers: map[string]string{"X-Token": "t"}}}
-		u, err := s.UpdateApp(ctx, a.ID, Settings{Enabled: ptr(false), DailyMessageQuota: ptr(int64(200000)),
-			MaxConnections: ptr(100), Webhooks: &hooks})
+		u, err := s.UpdateApp(ctx, a.ID, func(st *apps.Settings) error {
+			st.Enabled, st.DailyMessageQuota, st.MaxConnections, st.Webhooks = false, 200000, 100, hooks
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +242,7 @@ func TestUpdateRotateDelete(t *testing.T) {
 		if err := s.DeleteApp(ctx, a.ID); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("second delete: %v", err)
 		}
-		if _, err := s.UpdateApp(ctx, a.ID, Settings{}); !errors.Is(err, ErrNotFound) {
+		if _, err := s.UpdateApp(ctx, a.ID, func(*apps.Settings) error { return nil }); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("update deleted: %v", err)
 		}
 		if v1, _ := s.Version(ctx); v1 != v0+3 {
@@ -243,7 +255,7 @@ func TestReservedCredentialsAreAvoided(t *testing.T) {
 	run(t, func(t *testing.T, open opener) {
 		var calls atomic.Int32
 		s := open(t, Options{Reserved: func(id, key string) bool { return calls.Add(1) <= 3 }})
-		if _, err := s.CreateApp(context.Background(), Settings{Name: ptr("x")}); err != nil {
+		if _, err := s.CreateApp(context.Background(), settings("x")); err != nil {
 			t.Fatal(err)
 		}
 		if calls.Load() != 4 {
@@ -269,7 +281,7 @@ func TestTwoHandles(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				st := []*Store{server, cli}[i%2]
-				_, err := st.CreateApp(ctx, Settings{Name: ptr("concurrent")})
+				_, err := st.CreateApp(ctx, settings("concurrent"))
 				errs <- err
 			}()
 		}
@@ -353,40 +365,4 @@ func TestMeta(t *testing.T) {
 			t.Fatal("missing meta found")
 		}
 	})
-}
-
-func TestSettingsValidate(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name  string
-		st    Settings
-		field string
-	}{
-		{"empty name", Settings{Name: ptr("   ")}, "name"},
-		{"long name", Settings{Name: ptr(string(make([]byte, 101)))}, "name"},
-		{"control", Settings{Name: ptr("a\nb")}, "name"},
-		{"connections", Settings{MaxConnections: ptr(-1)}, "max_connections"},
-		{"presence", Settings{MaxPresenceMembers: ptr(0)}, "max_presence_members"},
-		{"client rate", Settings{MaxClientEventsPerSecond: ptr(5000)}, "max_client_events_per_second"},
-		{"quota", Settings{DailyMessageQuota: ptr(int64(-1))}, "daily_message_quota"},
-		{"hook url", Settings{Webhooks: &[]Webhook{{URL: "/relative"}}}, "webhooks[0].url"},
-		{"hook header", Settings{Webhooks: &[]Webhook{{URL: "http://x", Headers: map[string]string{"Bad Name": "v"}}}}, "webhooks[0].headers"},
-		{"ok", Settings{Name: ptr("fine"), MaxConnections: ptr(0), DailyMessageQuota: ptr(int64(0)),
-			Webhooks: &[]Webhook{{URL: "https://x.test/h", Events: []string{"member_added"}}}}, ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.st.Validate()
-			var fe FieldErrors
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("unexpected %v", err)
-				}
-				return
-			}
-			if !errors.As(err, &fe) || fe[tc.field] == "" {
-				t.Fatalf("want error on %s, got %v", tc.field, err)
-			}
-		})
-	}
 }

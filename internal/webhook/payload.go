@@ -3,10 +3,6 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,11 +12,6 @@ import (
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/protocol"
 )
-
-// Types are the webhook event types (protocol.md §7.2), the values an
-// endpoint's Events list may hold.
-var Types = []string{"channel_occupied", "channel_vacated", "member_added", "member_removed",
-	"client_event", "cache_miss", "subscription_count"}
 
 // Request headers (protocol.md §7.1). HeaderID carries the batch's stable id
 // so that receivers can de-duplicate retries.
@@ -53,31 +44,6 @@ func wants(w *apps.Webhook, typ, channel string) bool {
 // and only those, share a batch.
 func groupOf(w *apps.Webhook) string {
 	return w.URL + "\n" + w.ChannelPrefix + "\n" + strings.Join(w.Events, ",")
-}
-
-// CheckEndpoint reports what is wrong with an endpoint's configuration: the
-// URL must be absolute http(s), event types must be among Types, and extra
-// headers may not replace the ones Pixiu sets.
-func CheckEndpoint(w apps.Webhook) error {
-	u, err := url.Parse(w.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url %q: want an absolute http or https URL", w.URL)
-	}
-	for _, e := range w.Events {
-		if !slices.Contains(Types, e) {
-			return fmt.Errorf("unknown event type %q (want one of %s)", e, strings.Join(Types, ", "))
-		}
-	}
-	for h := range w.Headers {
-		switch http.CanonicalHeaderKey(h) {
-		case "Content-Type", HeaderKey, HeaderSignature, HeaderID, "Content-Length", "Host":
-			return fmt.Errorf("header %q is set by pixiu", h)
-		}
-		if h == "" || strings.ContainsAny(h, " :\r\n") {
-			return errors.New("invalid header name " + strconv.Quote(h))
-		}
-	}
-	return nil
 }
 
 // wireEvent is one element of a webhook's "events" (protocol.md §7.2).

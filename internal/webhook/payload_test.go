@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/signature"
 )
@@ -61,29 +60,6 @@ func TestEncodeEvent(t *testing.T) {
 				t.Fatalf("got  %s\nwant %s", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestCheckEndpoint(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name string
-		w    apps.Webhook
-		ok   bool
-	}{
-		{"plain", apps.Webhook{URL: "https://example.com/hook"}, true},
-		{"filters", apps.Webhook{URL: "http://127.0.0.1:9/h", Events: []string{"channel_occupied", "client_event"},
-			ChannelPrefix: "private-", Headers: map[string]string{"Authorization": "Bearer x"}}, true},
-		{"relative url", apps.Webhook{URL: "/hook"}, false},
-		{"ftp", apps.Webhook{URL: "ftp://example.com/"}, false},
-		{"unknown type", apps.Webhook{URL: "http://a/", Events: []string{"channel_existence"}}, false},
-		{"reserved header", apps.Webhook{URL: "http://a/", Headers: map[string]string{"content-type": "text/plain"}}, false},
-		{"signature header", apps.Webhook{URL: "http://a/", Headers: map[string]string{"X-Pusher-Signature": "x"}}, false},
-	}
-	for _, tc := range cases {
-		if err := CheckEndpoint(tc.w); (err == nil) != tc.ok {
-			t.Errorf("%s: err = %v", tc.name, err)
-		}
 	}
 }
 

@@ -77,7 +77,7 @@ func start(t *testing.T, path string, opts webhook.Options, list ...*apps.App) *
 }
 
 func app(id string, hooks ...apps.Webhook) *apps.App {
-	return &apps.App{ID: id, Key: id + "-key", Secret: id + "-secret", Enabled: true, Webhooks: hooks}
+	return &apps.App{ID: id, Key: id + "-key", Secret: id + "-secret", Settings: apps.Settings{Enabled: true, Webhooks: hooks}}
 }
 
 func occupied(appID, ch string) hub.Event {

@@ -97,7 +97,7 @@ func BenchmarkCrossNodeFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("subs=%dx2/window=%d", subs, window), func(b *testing.B) {
 			prefix := testPrefix(b, url)
 			pub := newHub(b, url, prefix)
-			app := &apps.App{ID: "bench", Key: "k", Secret: "s", Enabled: true}
+			app := &apps.App{ID: "bench", Key: "k", Secret: "s", Settings: apps.Settings{Enabled: true}}
 			var delivered atomic.Int64
 			var probes []*latencies
 			for node := range 2 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 	"github.com/pixiu-io/pixiu/internal/signature"
@@ -176,7 +177,7 @@ func TestNodesOccupancyAndCounts(t *testing.T) {
 func TestNodesTerminateAndConnectionLimit(t *testing.T) {
 	t.Parallel()
 	n := startNodes(t, 3, clusterOpts{mutate: func(c *config.Config) {
-		c.Apps = append(c.Apps, config.App{ID: "small", Key: "small-key", Secret: "small-secret", MaxConnections: 2})
+		c.Apps = append(c.Apps, pixiutest.App("small", "small-key", "small-secret", func(s *apps.Settings) { s.MaxConnections = 2 }))
 	}})
 	victims := []*pixiutest.Client{n[1].dial(), n[2].dial()}
 	for _, c := range victims {

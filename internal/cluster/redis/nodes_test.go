@@ -23,6 +23,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 )
@@ -106,12 +107,12 @@ func startNode(t *testing.T, bin, name, prefix string, o clusterOpts) *node {
 	f := false
 	app := config.DefaultApp()
 	if o.webhook != "" {
-		app.Webhooks = []config.Webhook{{URL: o.webhook}}
+		app.Webhooks = []apps.Webhook{{URL: o.webhook}}
 	}
 	cfg.Host, cfg.Port, cfg.Demo, cfg.LogLevel = "127.0.0.1", freePort(t), &f, "debug"
 	cfg.Console.Enabled = &f
 	cfg.Store.Path = filepath.Join(dir, "pixiu.db")
-	cfg.Apps = []config.App{app}
+	cfg.Apps = []apps.App{app}
 	cfg.Cluster = config.Cluster{Redis: o.redisURL, NodeID: name, KeyPrefix: prefix,
 		LeaseTTL: config.Duration(o.lease), DrainWindow: config.Duration(time.Millisecond)}
 	cfg.Webhooks.BatchInterval = config.Duration(20 * time.Millisecond)
