@@ -20,6 +20,7 @@ func TestImportRules(t *testing.T) {
 		"internal/protocol":       {"internal/"},
 		"internal/signature":      {"internal/"},
 		"internal/config":         {"internal/"},
+		"internal/lograte":        {"internal/"},
 		"internal/apps":           {"internal/"},
 		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/usage":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},

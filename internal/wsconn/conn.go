@@ -43,12 +43,10 @@ type conn struct {
 // connRare is loop-owned connection state that most connections never need;
 // keeping it out of conn saves memory per idle connection.
 type connRare struct {
-	early        []byte // bytes pipelined behind the handshake
-	pendingEarly bool   // early must be parsed on the first flush
-	frag         []byte // fragmented message being assembled
-	fragmenting  bool   // a fragmented message is in progress
-	discard      int    // payload bytes of an oversized frame still to skip
-	userInfo     []byte // signed-in user's user_info
+	early        []byte    // bytes pipelined behind the handshake
+	pendingEarly bool      // early must be parsed on the first flush
+	rd           readState // the frame parser's state across reads (read.go)
+	userInfo     []byte    // signed-in user's user_info
 	watchlist    []string
 	reason       string // why the server closed the connection
 }

@@ -8,4 +8,8 @@
 // only call Send and Close, which append to the conn's pending buffer under
 // conn.mu and schedule one flush per loop pass; the loop then writes each
 // dirty connection once. Lock order: hub shard → conn.mu → loop.mu.
+//
+// Every callback that handles one connection's input or cleanup defers
+// Transport.recovered: a panic closes that connection alone. The transport's
+// log is rate-limited per kind (lograte), as clients cause most of its lines.
 package wsconn

@@ -2,7 +2,6 @@ package wsconn
 
 import (
 	"context"
-	"runtime/debug"
 	"sync"
 
 	"github.com/panjf2000/gnet/v2"
@@ -60,13 +59,11 @@ func (l *loop) run(context.Context) error {
 	return nil
 }
 
-// flushOne flushes c; a panic closes c alone (see Transport.OnTraffic).
+// flushOne flushes c; a panic closes c alone (see Transport.recovered).
 func (l *loop) flushOne(c *conn) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.t.log.Error("connection flush panicked; connection closed", "panic", r, "stack", string(debug.Stack()))
-			_ = c.gc.Close()
-		}
-	}()
+	defer c.t.recovered("flush", c.gc, nil)
+	if c.t.opts.testHook != nil {
+		c.t.opts.testHook("flush", c.gc)
+	}
 	c.flush()
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/hub"
+	"github.com/pixiu-io/pixiu/internal/lograte"
 	"github.com/pixiu-io/pixiu/internal/protocol"
 )
 
@@ -39,6 +40,15 @@ type Options struct {
 	// set it only with an engine whose calls stay in memory.
 	Direct     DirectFunc
 	EventLoops int // default GOMAXPROCS
+	// Warnings and errors logged by the transport (most caused by clients:
+	// protocol violations, panics some input reached) pass at most LogLimit
+	// lines of each kind per LogInterval, then one "suppressed" summary.
+	LogLimit    int           // default 10
+	LogInterval time.Duration // default 1 minute
+
+	// testHook, if set, is called at the start of every recovered callback
+	// (see Transport.recovered) with its name; tests make it panic.
+	testHook func(where string, gc gnet.Conn)
 }
 
 // Transport accepts WebSocket connections and runs them on gnet event loops.
@@ -58,7 +68,7 @@ type Transport struct {
 
 	regMu   sync.Mutex
 	conns   map[*conn]struct{}          // all open conns; guarded by regMu
-	waiting map[gnet.Conn]*waitDeadline // accepted but not a Pusher connection (yet); guarded by regMu
+	waiting map[gnet.Conn]*waitDeadline // accepted but not a Pusher connection (yet), or one failed and lingering (conn.fail); guarded by regMu
 
 	draining atomic.Bool
 	live     liveness // alive.go
@@ -78,9 +88,12 @@ func New(opts Options) (*Transport, error) {
 	setDefaultInt(&opts.MaxEventBytes, 10<<10)
 	setDefaultInt(&opts.MaxChannelNameLen, 200)
 	setDefaultInt(&opts.MaxSubscriptions, 10_000)
+	setDefaultInt(&opts.LogLimit, 10)
+	setDefault(&opts.LogInterval, time.Minute)
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	opts.Log = slog.New(lograte.New(opts.Log.Handler(), opts.LogLimit, opts.LogInterval))
 	t := &Transport{opts: opts, log: opts.Log.With("component", "wsconn"),
 		conns: make(map[*conn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	t.waiting = make(map[gnet.Conn]*waitDeadline)
@@ -149,7 +162,11 @@ func newSocketID() string {
 // OnOpen runs on the loop for every new socket: an accepted one waits for
 // its first request (handshake); an enrolled late upgrade (context *conn)
 // gets its pipelined bytes parsed.
-func (t *Transport) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+func (t *Transport) OnOpen(gc gnet.Conn) (_ []byte, action gnet.Action) {
+	defer t.recovered("open", gc, &action)
+	if t.opts.testHook != nil {
+		t.opts.testHook("open", gc)
+	}
 	c, ok := gc.Context().(*conn)
 	if !ok {
 		d := &waitDeadline{}
@@ -181,15 +198,11 @@ func (t *Transport) register(c *conn) {
 }
 
 // OnTraffic parses and handles every complete frame in the inbound buffer.
-// A panic (a bug reached by some input) closes that one connection and is
-// logged; the loop, and every other connection on it, carry on.
 func (t *Transport) OnTraffic(gc gnet.Conn) (action gnet.Action) {
-	defer func() {
-		if r := recover(); r != nil {
-			t.log.Error("connection handler panicked; connection closed", "panic", r, "stack", string(debug.Stack()))
-			action = gnet.Close
-		}
-	}()
+	defer t.recovered("traffic", gc, &action)
+	if t.opts.testHook != nil {
+		t.opts.testHook("traffic", gc)
+	}
 	switch c := gc.Context().(type) {
 	case *conn:
 		c.touch()
@@ -204,13 +217,21 @@ func (t *Transport) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	}
 }
 
-// OnClose releases the connection's subscriptions and registration.
-func (t *Transport) OnClose(gc gnet.Conn, err error) gnet.Action {
+// OnClose releases the connection's registration, then its subscriptions
+// (a panic in that cleanup leaves the registry right).
+func (t *Transport) OnClose(gc gnet.Conn, err error) (action gnet.Action) {
+	defer t.recovered("close", nil, &action)
 	c, ok := gc.Context().(*conn)
+	t.regMu.Lock()
+	delete(t.waiting, gc) // a pending connection, or a failed one lingering
+	if ok {
+		delete(t.conns, c)
+	}
+	t.regMu.Unlock()
+	if t.opts.testHook != nil {
+		t.opts.testHook("close", gc)
+	}
 	if !ok {
-		t.regMu.Lock()
-		delete(t.waiting, gc)
-		t.regMu.Unlock()
 		return gnet.None
 	}
 	reason := c.markClosed()
@@ -221,10 +242,28 @@ func (t *Transport) OnClose(gc gnet.Conn, err error) gnet.Action {
 		}
 	}
 	c.cleanup(reason)
-	t.regMu.Lock()
-	delete(t.conns, c)
-	t.regMu.Unlock()
 	return gnet.None
+}
+
+// recovered is deferred by every callback that handles one connection's
+// input or cleanup (OnOpen, OnTraffic, OnClose, the loop's flush, the
+// sweeper's per-connection step). A panic - a bug some input reached - is
+// logged (rate-limited like every warning) and closes that connection alone:
+// with action set to gnet.Close when the callback returns one, else through
+// gc.Close (gc nil: nothing to close). The loop, the process and every other
+// connection carry on. It also calls Options.testHook for tests.
+func (t *Transport) recovered(where string, gc gnet.Conn, action *gnet.Action) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	t.log.Error("panic in a connection callback; connection closed", "in", where, "panic", r, "stack", string(debug.Stack()))
+	switch {
+	case action != nil:
+		*action = gnet.Close
+	case gc != nil:
+		_ = gc.Close()
+	}
 }
 
 func (t *Transport) loopFor(el gnet.EventLoop) *loop {
@@ -278,16 +317,25 @@ func (t *Transport) sweep() {
 			_ = gc.Close() // slow or silent before its first request, or done draining
 		}
 		for _, c := range batch {
-			seen := c.lastSeen.Load()
-			pinged := c.pingedAt.Load()
-			switch {
-			case pinged != 0 && now-pinged > pong:
-				c.Close(protocol.ErrPongTimeout)
-			case pinged == 0 && now-seen > idle:
-				c.pingedAt.Store(now)
-				c.ping()
-			}
+			t.sweepOne(c, now, idle, pong)
 		}
+	}
+}
+
+// sweepOne pings c if it is idle, or closes it if it did not answer.
+func (t *Transport) sweepOne(c *conn, now, idle, pong int64) {
+	defer t.recovered("sweep", c.gc, nil)
+	if t.opts.testHook != nil {
+		t.opts.testHook("sweep", c.gc)
+	}
+	seen := c.lastSeen.Load()
+	pinged := c.pingedAt.Load()
+	switch {
+	case pinged != 0 && now-pinged > pong:
+		c.Close(protocol.ErrPongTimeout)
+	case pinged == 0 && now-seen > idle:
+		c.pingedAt.Store(now)
+		c.ping()
 	}
 }
 
