@@ -17,6 +17,7 @@ import (
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/hub"
+	"github.com/pixiu-io/pixiu/internal/protocol"
 	"github.com/pixiu-io/pixiu/internal/store"
 	"github.com/pixiu-io/pixiu/internal/usage"
 )
@@ -47,7 +48,8 @@ type Options struct {
 	// SessionTTL is how long a sign-in lasts (default 12h).
 	SessionTTL time.Duration
 
-	MaxEventBytes     int // event creator data limit, default 10 KiB
+	// The event creator's limits, as the REST API's (protocol.PublishLimits).
+	MaxEventBytes     int // default 10 KiB
 	MaxChannelNameLen int // default 200
 	MaxEventNameLen   int // default 200
 
@@ -62,7 +64,8 @@ type Console struct {
 	page         *template.Template
 	assetVersion string
 
-	auth *authenticator
+	auth   *authenticator
+	limits protocol.PublishLimits // the event creator's
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close: ends every debug stream
@@ -83,22 +86,15 @@ func New(ctx context.Context, opts Options) (*Console, error) {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 12 * time.Hour
 	}
-	if opts.MaxEventBytes <= 0 {
-		opts.MaxEventBytes = 10 << 10
-	}
-	if opts.MaxChannelNameLen <= 0 {
-		opts.MaxChannelNameLen = 200
-	}
-	if opts.MaxEventNameLen <= 0 {
-		opts.MaxEventNameLen = 200
-	}
 	if opts.AppsChanged == nil {
 		opts.AppsChanged = func(context.Context) error { return nil }
 	}
 	if opts.Admit == nil {
 		opts.Admit = func(context.Context, *apps.App, int) error { return nil }
 	}
-	c := &Console{opts: opts, log: opts.Log.With("component", "console"), closed: make(chan struct{})}
+	c := &Console{opts: opts, log: opts.Log.With("component", "console"), closed: make(chan struct{}),
+		limits: protocol.PublishLimits{MaxEventNameLen: opts.MaxEventNameLen, MaxEventBytes: opts.MaxEventBytes,
+			MaxChannels: 1, MaxChannelNameLen: opts.MaxChannelNameLen}}
 	var err error
 	if c.auth, err = newAuthenticator(ctx, opts, c.log); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -497,6 +498,31 @@ func TestEventCreator(t *testing.T) {
 	fe, _ := body["fields"].(map[string]any)
 	if st != 400 || fe["channel"] == nil || fe["event"] == nil || fe["data"] == nil {
 		t.Fatalf("invalid event: %d %v", st, body)
+	}
+}
+
+// TestEventCreatorLimits: the event creator refuses what the REST API
+// refuses, with the same messages naming the configured limits.
+func TestEventCreatorLimits(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(o *Options) { o.MaxEventBytes, o.MaxEventNameLen, o.MaxChannelNameLen = 2048, 20, 30 })
+	b := f.signedIn()
+	path := "/console/api/apps/" + configApp.ID + "/events"
+	st, body := b.do("POST", path, map[string]string{"channel": strings.Repeat("c", 31), "event": strings.Repeat("e", 21),
+		"data": `"` + strings.Repeat("x", 2048) + `"`})
+	fe, _ := body["fields"].(map[string]any)
+	want := map[string]string{"event": "Event name too long: the limit is 20 bytes",
+		"data": "the limit is 2 KB (2048 bytes)", "channel": "use 1 to 30 letters"}
+	for k, v := range want {
+		if m, _ := fe[k].(string); st != 400 || !strings.Contains(m, v) {
+			t.Errorf("%s: %d %v, want %q", k, st, body, v)
+		}
+	}
+	st, body = b.do("POST", path, map[string]string{"channel": "private-encrypted-x", "event": "pusher:x", "data": "{nope"})
+	fe, _ = body["fields"].(map[string]any)
+	if st != 400 || !strings.Contains(fmt.Sprint(fe["event"]), "reserved") || !strings.Contains(fmt.Sprint(fe["channel"]), "encrypted") ||
+		fe["data"] != "must be valid JSON" {
+		t.Fatalf("event creator rules: %d %v", st, body)
 	}
 }
 

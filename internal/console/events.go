@@ -61,30 +61,27 @@ func overQuotaMessage(qe *usage.QuotaError) string {
 	return OverQuotaMessage(qe.AppID, qe.Used, qe.Quota)
 }
 
+// checkEvent checks an event of the event creator: protocol.CheckEvent, as
+// for the REST API, plus the creator's own rules (it sends one channel's
+// plain JSON data, so it cannot publish to encrypted channels).
 func (c *Console) checkEvent(channel, event, data string) map[string]string {
 	fe := map[string]string{}
-	switch {
-	case channel == "":
-		fe["channel"] = "required"
-	case !protocol.ValidChannelName(channel, c.opts.MaxChannelNameLen):
-		fe["channel"] = "invalid channel name: letters, digits and _-=@,.; up to " +
-			strconv.Itoa(c.opts.MaxChannelNameLen) + " characters"
-	case protocol.ParseChannel(channel).Kind == protocol.Encrypted:
+	var channels []string
+	if channel != "" {
+		channels = []string{channel}
+	}
+	for _, p := range c.limits.CheckEvent(event, &data, channels, "") {
+		field := map[string]string{protocol.FieldName: "event", protocol.FieldChannels: "channel"}[p.Field]
+		if field == "" {
+			field = p.Field
+		}
+		fe[field] = p.Message
+	}
+	if fe["channel"] == "" && protocol.ParseChannel(channel).Kind == protocol.Encrypted {
 		fe["channel"] = "encrypted channels need the payload encrypted by a server SDK"
 	}
-	switch {
-	case event == "":
-		fe["event"] = "required"
-	case len(event) > c.opts.MaxEventNameLen:
-		fe["event"] = "at most " + strconv.Itoa(c.opts.MaxEventNameLen) + " characters"
-	case protocol.ReservedEventName(event):
-		fe["event"] = "pusher: and pusher_internal: events are reserved"
-	}
-	switch {
-	case !json.Valid([]byte(data)):
+	if fe["data"] == "" && !json.Valid([]byte(data)) {
 		fe["data"] = "must be valid JSON"
-	case len(data) > c.opts.MaxEventBytes:
-		fe["data"] = "larger than " + strconv.Itoa(c.opts.MaxEventBytes) + " bytes"
 	}
 	return fe
 }

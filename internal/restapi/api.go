@@ -44,9 +44,10 @@ type Options struct {
 
 // API is the REST API handler.
 type API struct {
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	opts   Options
+	limits protocol.PublishLimits
+	log    *slog.Logger
+	mux    *http.ServeMux
 }
 
 // New returns the API; mount it at the server root (it matches /apps/…).
@@ -73,7 +74,9 @@ func New(opts Options) *API {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{opts: opts, log: opts.Log.With("component", "restapi"), mux: http.NewServeMux()}
+	a := &API{opts: opts, log: opts.Log.With("component", "restapi"), mux: http.NewServeMux(),
+		limits: protocol.PublishLimits{MaxEventNameLen: opts.MaxEventNameLen, MaxEventBytes: opts.MaxEventBytes,
+			MaxChannels: opts.MaxChannelsPerPub, MaxChannelNameLen: opts.MaxChannelNameLen}}
 	a.handle("POST /apps/{app_id}/events", a.events)
 	a.handle("POST /apps/{app_id}/batch_events", a.batchEvents)
 	a.handle("GET /apps/{app_id}/channels", a.channels)
@@ -161,46 +164,21 @@ type event struct {
 	Info     string   `json:"info"`
 }
 
-// validate checks an event and returns its channels and data string.
+// validate checks an event (protocol.CheckEvent, the console's check too)
+// and returns its channels and data string.
 func (a *API) validate(e *event) ([]string, string, error) {
-	if e.Name == "" {
-		return nil, "", errorf(http.StatusBadRequest, "Missing event name")
-	}
-	if len(e.Name) > a.opts.MaxEventNameLen {
-		return nil, "", errorf(http.StatusBadRequest, "Event name too long: the limit is 200 characters")
-	}
-	if protocol.ReservedEventName(e.Name) {
-		return nil, "", errorf(http.StatusBadRequest, "Event name "+e.Name+" is reserved: pusher: and pusher_internal: events cannot be published")
-	}
-	if e.Data == nil {
-		return nil, "", errorf(http.StatusBadRequest, "Missing event data")
-	}
-	data := *e.Data
-	if len(data) > a.opts.MaxEventBytes {
-		return nil, "", errorf(http.StatusRequestEntityTooLarge, "Payload Too Large: event data is larger than 10KB")
-	}
 	channels := e.Channels
 	if e.Channel != "" {
 		channels = append(channels, e.Channel)
 	}
-	switch {
-	case len(channels) == 0:
-		return nil, "", errorf(http.StatusBadRequest, "Missing channels: give \"channels\" (1–100 names) or \"channel\"")
-	case len(channels) > a.opts.MaxChannelsPerPub:
-		return nil, "", errorf(http.StatusBadRequest, "Too many channels: the limit is 100 per event")
-	}
-	for _, c := range channels {
-		if !protocol.ValidChannelName(c, a.opts.MaxChannelNameLen) {
-			return nil, "", errorf(http.StatusBadRequest, "Invalid channel name '"+c+"'")
+	if problems := a.limits.CheckEvent(e.Name, e.Data, channels, e.SocketID); len(problems) > 0 {
+		p := problems[0]
+		if p.TooLarge {
+			return nil, "", errorf(http.StatusRequestEntityTooLarge, p.Message)
 		}
-		if len(channels) > 1 && protocol.ParseChannel(c).Kind == protocol.Encrypted {
-			return nil, "", errorf(http.StatusBadRequest, "Cannot publish to several channels when one is encrypted ("+c+")")
-		}
+		return nil, "", errorf(http.StatusBadRequest, p.Message)
 	}
-	if e.SocketID != "" && !protocol.ValidSocketID(e.SocketID) {
-		return nil, "", errorf(http.StatusBadRequest, "Invalid socket_id '"+e.SocketID+"'")
-	}
-	return dedupe(channels), data, nil
+	return dedupe(channels), *e.Data, nil
 }
 
 func dedupe(list []string) []string {
@@ -293,7 +271,7 @@ func (a *API) batchEvents(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "Missing batch: give {\"batch\": [events]}")
 	}
 	if len(body.Batch) > a.opts.MaxBatchEvents {
-		return errorf(http.StatusBadRequest, "Batch too large: the limit is 10 events")
+		return errorf(http.StatusBadRequest, "Batch too large: the limit is "+itoa(a.opts.MaxBatchEvents)+" events")
 	}
 	type item struct {
 		channels []string

@@ -241,6 +241,35 @@ func TestRESTValidation(t *testing.T) {
 	}
 }
 
+// TestRESTLimitMessages: refusals name the configured limits, not the
+// defaults.
+func TestRESTLimitMessages(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, func(c *config.Config) {
+		c.Limits.MaxEventBytes, c.Limits.MaxEventNameLen, c.Limits.MaxChannelsPerPub, c.Limits.MaxBatchEvents = 2048, 20, 3, 2
+	})
+	r := s.REST()
+	one := []string{"a"}
+	cases := []struct {
+		name   string
+		path   string
+		body   map[string]any
+		status int
+		text   string
+	}{
+		{"data", "events", map[string]any{"name": "e", "channels": one, "data": strings.Repeat("x", 2049)}, 413, "the limit is 2 KB (2048 bytes)"},
+		{"name", "events", map[string]any{"name": strings.Repeat("e", 21), "channels": one, "data": "x"}, 400, "the limit is 20 bytes"},
+		{"channels", "events", map[string]any{"name": "e", "channels": []string{"a", "b", "c", "d"}, "data": "x"}, 400, "the limit is 3 per event"},
+		{"batch", "batch_events", map[string]any{"batch": []map[string]any{{"channel": "a", "name": "e", "data": "1"},
+			{"channel": "a", "name": "e", "data": "2"}, {"channel": "a", "name": "e", "data": "3"}}}, 400, "the limit is 2 events"},
+	}
+	for _, tc := range cases {
+		if st, body := r.Do(t, "POST", "/apps/app-id/"+tc.path, "", tc.body); st != tc.status || !strings.Contains(body, tc.text) {
+			t.Errorf("%s: %d %s, want %d with %q", tc.name, st, body, tc.status, tc.text)
+		}
+	}
+}
+
 func TestChannelQueriesAndCache(t *testing.T) {
 	t.Parallel()
 	s := pixiutest.Start(t, nil)
