@@ -224,7 +224,8 @@ func (c *conn) checkHeader(h frameHeader) (gnet.Action, bool) {
 // sizeData decides what happens to a data frame's payload before any of it
 // is read: skip reports that the payload is to be skipped (c.rare.rd.discard
 // is set and the fragment state updated); a non-None action means the
-// connection failed (1009).
+// connection failed (1009). When it returns neither, it changed nothing: the
+// header is parsed again until the whole frame is in the buffer.
 func (c *conn) sizeData(h frameHeader) (act gnet.Action, skip bool) {
 	limit, skipLimit := int64(c.t.opts.MaxMessageBytes), c.t.skipLimit()
 	var size int64 // the message's size so far, this frame included
@@ -237,14 +238,14 @@ func (c *conn) sizeData(h frameHeader) (act gnet.Action, skip bool) {
 	size += int64(h.length)
 	if h.op == ws.OpContinuation {
 		rd := &c.rare.rd
-		rd.fragSize = size
-		if !rd.skipping && size > limit {
+		if !rd.skipping && size <= limit {
+			return gnet.None, false // fragment counts it
+		}
+		if !rd.skipping {
 			rd.skipping, rd.frag, rd.fragUTF8 = true, nil, utf8State{}
 			c.sendError(tooLarge(c.t.opts.MaxMessageBytes))
 		}
-		if !rd.skipping {
-			return gnet.None, false
-		}
+		rd.fragSize = size
 		rd.discard = int64(h.length)
 		if h.fin {
 			rd.fragmenting, rd.skipping, rd.fragSize = false, false, 0
@@ -290,7 +291,7 @@ func (c *conn) handleFrame(h frameHeader, p []byte) gnet.Action {
 			return gnet.None
 		}
 		rd := &c.r().rd
-		rd.fragmenting, rd.fragSize, rd.fragUTF8 = true, int64(len(p)), utf8State{}
+		rd.fragmenting, rd.fragSize, rd.fragUTF8 = true, 0, utf8State{}
 		return c.fragment(p, false)
 	case ws.OpContinuation:
 		return c.fragment(p, h.fin)
@@ -306,6 +307,7 @@ func (c *conn) fragment(p []byte, last bool) gnet.Action {
 		return c.fail(1007, "text message is not valid UTF-8")
 	}
 	rd.frag = append(rd.frag, p...)
+	rd.fragSize += int64(len(p))
 	if !last {
 		return gnet.None
 	}

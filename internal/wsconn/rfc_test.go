@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The Autobahn TestSuite cases that apply to a server which never echoes
@@ -260,6 +261,19 @@ func TestRFC6455Limits(t *testing.T) {
 			t.Fatalf("pusher:error %s", d)
 		}
 		w.alive()
+	})
+	t.Run("fragments within the limit, trickled", func(t *testing.T) {
+		t.Parallel()
+		w := dialRaw(t, addr)
+		msg := pingWith(strings.Repeat("x", 60<<10)) // 60 KiB of 64: handled
+		b := slices.Concat(frame(opText, msg[:20<<10]), frame(opCont, msg[20<<10:40<<10]), frame(fin|opCont, msg[40<<10:]))
+		for len(b) > 0 { // many reads, each ending inside a frame
+			k := min(len(b), 999)
+			w.write(b[:k])
+			b = b[k:]
+			time.Sleep(time.Millisecond)
+		}
+		w.expectEvent("pusher:pong")
 	})
 	t.Run("frame declaring 2^62 bytes", func(t *testing.T) {
 		t.Parallel()
