@@ -63,7 +63,7 @@ func (l *loop) run(context.Context) error {
 func (l *loop) flushOne(c *conn) {
 	defer c.t.recovered("flush", c.gc, nil)
 	if c.t.opts.testHook != nil {
-		c.t.opts.testHook("flush", c.gc)
+		c.t.opts.testHook("flush", c.socketID)
 	}
 	c.flush()
 }

@@ -48,9 +48,10 @@ func startTransport(t *testing.T, mutate func(*Options)) (*Transport, string) {
 // rawWS is a WebSocket client that writes hand-made frames and reads the
 // server's frames one by one, close frames included.
 type rawWS struct {
-	t  *testing.T
-	nc net.Conn
-	br *bufio.Reader
+	t        *testing.T
+	nc       net.Conn
+	br       *bufio.Reader
+	socketID string
 }
 
 // dialRaw upgrades a connection to /app/app-key and reads
@@ -73,7 +74,17 @@ func dialRaw(t *testing.T, addr string) *rawWS {
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %v %v", resp, err)
 	}
-	w.expectEvent("pusher:connection_established")
+	var est struct {
+		SocketID string `json:"socket_id"`
+	}
+	var data string
+	if err := json.Unmarshal([]byte(w.expectEvent("pusher:connection_established")), &data); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(data), &est); err != nil || est.SocketID == "" {
+		t.Fatalf("connection_established %q: %v", data, err)
+	}
+	w.socketID = est.SocketID
 	return w
 }
 

@@ -47,8 +47,9 @@ type Options struct {
 	LogInterval time.Duration // default 1 minute
 
 	// testHook, if set, is called at the start of every recovered callback
-	// (see Transport.recovered) with its name; tests make it panic.
-	testHook func(where string, gc gnet.Conn)
+	// (see Transport.recovered) with its name and the Pusher connection's
+	// socket id ("" before the handshake); tests make it panic.
+	testHook func(where, socketID string)
 }
 
 // Transport accepts WebSocket connections and runs them on gnet event loops.
@@ -165,7 +166,7 @@ func newSocketID() string {
 func (t *Transport) OnOpen(gc gnet.Conn) (_ []byte, action gnet.Action) {
 	defer t.recovered("open", gc, &action)
 	if t.opts.testHook != nil {
-		t.opts.testHook("open", gc)
+		t.opts.testHook("open", "")
 	}
 	c, ok := gc.Context().(*conn)
 	if !ok {
@@ -201,7 +202,11 @@ func (t *Transport) register(c *conn) {
 func (t *Transport) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	defer t.recovered("traffic", gc, &action)
 	if t.opts.testHook != nil {
-		t.opts.testHook("traffic", gc)
+		id := ""
+		if c, ok := gc.Context().(*conn); ok {
+			id = c.socketID
+		}
+		t.opts.testHook("traffic", id)
 	}
 	switch c := gc.Context().(type) {
 	case *conn:
@@ -228,11 +233,11 @@ func (t *Transport) OnClose(gc gnet.Conn, err error) (action gnet.Action) {
 		delete(t.conns, c)
 	}
 	t.regMu.Unlock()
-	if t.opts.testHook != nil {
-		t.opts.testHook("close", gc)
-	}
 	if !ok {
 		return gnet.None
+	}
+	if t.opts.testHook != nil {
+		t.opts.testHook("close", c.socketID)
 	}
 	reason := c.markClosed()
 	if reason == "" {
@@ -326,7 +331,7 @@ func (t *Transport) sweep() {
 func (t *Transport) sweepOne(c *conn, now, idle, pong int64) {
 	defer t.recovered("sweep", c.gc, nil)
 	if t.opts.testHook != nil {
-		t.opts.testHook("sweep", c.gc)
+		t.opts.testHook("sweep", c.socketID)
 	}
 	seen := c.lastSeen.Load()
 	pinged := c.pingedAt.Load()
