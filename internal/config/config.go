@@ -83,6 +83,7 @@ type Limits struct {
 	MaxBatchEvents    int      `yaml:"max_batch_events"`                 // default 10
 	MaxMessageBytes   int      `yaml:"max_ws_message_bytes"`             // largest client frame accepted, default 65536
 	MaxPendingBytes   int      `yaml:"max_pending_bytes"`                // per-socket outbound bound before 4100, default 1 MiB
+	MaxOutboundBytes  int      `yaml:"max_outbound_bytes"`               // all sockets' outbound bytes before the largest holders get 4100, default 256 MiB; env PIXIU_MAX_OUTBOUND_BYTES
 	MaxSubscriptions  int      `yaml:"max_subscriptions_per_connection"` // default 10000
 	CacheTTL          Duration `yaml:"cache_ttl"`                        // cache channel TTL, default 30m
 }
@@ -240,6 +241,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.ActivityTimeout = Duration(d)
 	}
+	if v := getenv("PIXIU_MAX_OUTBOUND_BYTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_MAX_OUTBOUND_BYTES", Err: err}
+		}
+		c.Limits.MaxOutboundBytes = n
+	}
 	if v := getenv("PIXIU_STORE_PATH"); v != "" {
 		c.Store.Path = v
 	}
@@ -363,6 +371,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&l.MaxBatchEvents, 10)
 	setInt(&l.MaxMessageBytes, 64*1024)
 	setInt(&l.MaxPendingBytes, 1<<20)
+	setInt(&l.MaxOutboundBytes, 256<<20)
 	setInt(&l.MaxSubscriptions, 10_000)
 	if l.CacheTTL == 0 {
 		l.CacheTTL = Duration(30 * time.Minute)

@@ -55,6 +55,10 @@ func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 			"pixiu_webhook_latency_seconds{stat=\"mean\"} %g\npixiu_webhook_latency_seconds{stat=\"max\"} %g\n",
 			st.LatencyMean.Seconds(), st.LatencyMax.Seconds())
 	}
+	fmt.Fprintf(&b, "# HELP pixiu_outbound_bytes Outbound bytes held in memory for all sockets (bounded by max_outbound_bytes).\n"+
+		"# TYPE pixiu_outbound_bytes gauge\npixiu_outbound_bytes %d\n", s.transport.OutboundBytes())
+	fmt.Fprintf(&b, "# HELP pixiu_outbound_budget_closed_total Connections closed with 4100 because max_outbound_bytes was exceeded.\n"+
+		"# TYPE pixiu_outbound_budget_closed_total counter\npixiu_outbound_budget_closed_total %d\n", s.transport.BudgetClosed())
 	ready := 1
 	if s.hub.Engine().Ready() != nil {
 		ready = 0

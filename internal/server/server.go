@@ -86,6 +86,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		PongTimeout:       cfg.PongTimeout.D(),
 		MaxMessageBytes:   cfg.Limits.MaxMessageBytes,
 		MaxPendingBytes:   cfg.Limits.MaxPendingBytes,
+		MaxOutboundBytes:  cfg.Limits.MaxOutboundBytes,
 		MaxEventBytes:     cfg.Limits.MaxEventBytes,
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
 		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,

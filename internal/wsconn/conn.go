@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,11 +27,17 @@ type conn struct {
 	lastSeen atomic.Int64 // unix nanos of the last inbound traffic
 	pingedAt atomic.Int64 // unix nanos of the server's unanswered ping, 0 if none
 
-	mu      sync.Mutex      // guards out, queued, closing, closed
-	out     []byte          // encoded frames waiting for the loop
+	mu      sync.Mutex      // guards out, inGnet, queued, closing, closed
+	out     pending         // encoded frames not yet handed to gnet
+	inGnet  int32           // bytes in gnet's outbound buffer at the last loop check (an upper bound until the next)
 	queued  bool            // in loop.dirty
+	closed  bool            // close frame written or socket closed; Send is a no-op
 	closing *protocol.Error // close requested
-	closed  bool            // socket closed; Send is a no-op
+
+	// held is what this connection counts in Transport.outbound: len(out) +
+	// inGnet as of the last loop check. Written by the loop, read by the
+	// budget enforcer.
+	held atomic.Int64
 
 	// Loop-owned.
 	subs       subscriptions
@@ -49,6 +56,13 @@ type connRare struct {
 	userInfo     []byte    // signed-in user's user_info
 	watchlist    []string
 	reason       string // why the server closed the connection
+
+	// Outbound watch (outbound.go): set while bytes wait in out or in gnet.
+	watched  bool  // in loop.watched
+	checkAt  int64 // unix nanos of the next check
+	backoff  int64 // nanos between checks while the peer makes no progress
+	lastHeld int   // out + gnet bytes at the previous check
+	closeBy  int64 // unix nanos: close frame written, close the socket by then (0: not closing)
 }
 
 // r returns the rare state, allocating it on first use. Loop only.
@@ -75,14 +89,11 @@ func (c *conn) Send(frame []byte) {
 		return
 	}
 	if frame != nil {
-		if len(c.out)+len(frame) > c.t.opts.MaxPendingBytes {
+		// Every byte held for this socket counts once: ours and gnet's.
+		if c.out.n+int(c.inGnet)+len(frame) > c.t.opts.MaxPendingBytes {
 			c.closing = protocol.ErrSlowConsumer
 		} else {
-			if c.out == nil {
-				c.out = getBuf()
-			}
-			c.out = appendHeader(c.out, opText, len(frame))
-			c.out = append(c.out, frame...)
+			c.out.appendFrame(opText, frame)
 		}
 	}
 	sched := !c.queued
@@ -100,10 +111,11 @@ func (c *conn) sendControl(op byte, payload []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if c.out == nil {
-		c.out = getBuf()
+	if c.out.n+int(c.inGnet)+len(payload) > c.t.opts.MaxPendingBytes {
+		c.closing = protocol.ErrSlowConsumer
+	} else {
+		c.out.appendFrame(op, payload)
 	}
-	c.out = appendFrame(c.out, op, payload)
 	sched := !c.queued
 	c.queued = true
 	c.mu.Unlock()
@@ -135,14 +147,14 @@ func (c *conn) Close(e *protocol.Error) {
 	}
 }
 
-// flush writes the pending frames; it runs on the loop.
+// flush hands the pending frames to gnet (see writeOut) or closes the
+// connection if that was requested. It runs on the loop.
 func (c *conn) flush() {
 	c.mu.Lock()
-	buf, closing, closed := c.out, c.closing, c.closed
-	c.out, c.queued = nil, false
+	closing, closed := c.closing, c.closed
+	c.queued = false
 	c.mu.Unlock()
 	if closed {
-		putBuf(buf)
 		return
 	}
 	if c.rare != nil && c.rare.pendingEarly {
@@ -151,19 +163,18 @@ func (c *conn) flush() {
 			closing = c.closing
 		}
 	}
-	if len(buf) > 0 {
-		_, _ = c.gc.Write(buf)
-	}
-	putBuf(buf)
-	if closing == nil && c.gc.OutboundBuffered() > c.t.opts.MaxPendingBytes {
-		closing = protocol.ErrSlowConsumer
-	}
 	if closing != nil {
 		c.closeNow(closing)
+		return
 	}
+	c.writeOut(false)
 }
 
-// closeNow writes pusher:error and the close frame, then closes. Loop only.
+// closeNow writes pusher:error and the close frame, then closes the socket
+// once they are sent or after closeFlushTimeout, whichever comes first: a
+// peer that never reads cannot keep the socket. Frames still pending are
+// written before them, except for a slow consumer, whose backlog is dropped.
+// Loop only.
 func (c *conn) closeNow(e *protocol.Error) {
 	c.mu.Lock()
 	if c.closed {
@@ -171,22 +182,27 @@ func (c *conn) closeNow(e *protocol.Error) {
 		return
 	}
 	c.closed = true
+	if e == protocol.ErrSlowConsumer {
+		c.out.reset() // the backlog is what did not fit
+	}
 	c.mu.Unlock()
 	c.r().reason = e.Error()
+	c.handOver(math.MaxInt)
 	b := appendFrame(getBuf(), opText, protocol.AppendError(nil, e))
 	b = appendClose(b, e.Code, e.Message)
 	_, _ = c.gc.Write(b)
 	putBuf(b)
-	_ = c.gc.Close()
+	c.closeAfterFlush()
 }
 
 // markClosed is called from OnClose; it returns the server's close reason.
 func (c *conn) markClosed() string {
 	c.mu.Lock()
 	c.closed = true
-	putBuf(c.out)
-	c.out = nil
+	c.out.reset()
+	c.inGnet = 0
 	c.mu.Unlock()
+	c.account(0)
 	if c.rare == nil {
 		return ""
 	}
@@ -209,10 +225,15 @@ func (c *conn) cleanup(reason string) {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// maxPooledBuf is the largest buffer kept for reuse: a larger one is
+// rare, and dropping it lets the memory go back to the OS instead of
+// waiting in the pool.
+const maxPooledBuf = 16 << 10
+
 func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
 
 func putBuf(b []byte) {
-	if b == nil || cap(b) > 64<<10 {
+	if b == nil || cap(b) > maxPooledBuf {
 		return
 	}
 	bufPool.Put(&b)

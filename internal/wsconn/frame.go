@@ -16,6 +16,17 @@ func appendFrame(dst []byte, op byte, p []byte) []byte {
 	return append(dst, p...)
 }
 
+// frameHeaderLen is the length of a server frame header for n payload bytes.
+func frameHeaderLen(n int) int {
+	switch {
+	case n < 126:
+		return 2
+	case n <= 0xFFFF:
+		return 4
+	}
+	return 10
+}
+
 func appendHeader(dst []byte, op byte, n int) []byte {
 	switch {
 	case n < 126:

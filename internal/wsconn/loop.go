@@ -3,6 +3,7 @@ package wsconn
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -19,11 +20,24 @@ type loop struct {
 	scheduled bool    // guarded by mu
 
 	spare []*conn // loop-owned: the previous dirty slice, reused
+
+	// Loop-owned: connections with outbound bytes waiting (outbound.go).
+	watched    []*conn
+	watchSpare []*conn
+	timerArmed bool
+	timer      *time.Timer // runs checkWatched on the loop
+	iov        [][]byte    // scratch for conn.handOver
 }
 
 func newLoop(el gnet.EventLoop) *loop {
 	l := &loop{el: el}
 	l.flush = l.run
+	check := gnet.RunnableFunc(l.checkWatched)
+	l.timer = time.AfterFunc(time.Hour, func() {
+		// An error means the loop is shutting down, and its connections with it.
+		_ = el.Execute(context.Background(), check)
+	})
+	l.timer.Stop()
 	return l
 }
 

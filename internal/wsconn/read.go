@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"encoding/binary"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -65,6 +66,12 @@ func (c *conn) readFrames() gnet.Action {
 	if c.rare != nil && c.rare.rd.failed {
 		_, _ = c.gc.Discard(-1)
 		return gnet.None
+	}
+	if c.isClosed() {
+		// Our close frame is out (or on its way): whatever the peer sends
+		// now, likely its own close frame, ends the connection.
+		_, _ = c.gc.Discard(-1)
+		return gnet.Close
 	}
 	buf, _ := c.gc.Peek(-1)
 	if c.rare != nil && len(c.rare.early) > 0 { // bytes from before the gnet buffer go first
@@ -350,6 +357,9 @@ func (c *conn) flushAndClaim() bool {
 		c.rare.pendingEarly, c.rare.early = false, nil
 	}
 	c.flush()
+	if !c.isClosed() {
+		c.handOver(math.MaxInt) // all of it goes before the close frame
+	}
 	c.mu.Lock()
 	done := c.closed
 	c.closed = true

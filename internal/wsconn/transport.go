@@ -30,7 +30,8 @@ type Options struct {
 	ActivityTimeout   time.Duration // default 120s (protocol.md §3.1)
 	PongTimeout       time.Duration // default 30s
 	MaxMessageBytes   int           // largest client message, default 64 KiB
-	MaxPendingBytes   int           // outbound bound per socket before 4100, default 1 MiB
+	MaxPendingBytes   int           // outbound bytes held per socket before 4100 (ours and gnet's, once), default 1 MiB
+	MaxOutboundBytes  int           // outbound bytes held for all sockets before the largest holders get 4100, default 256 MiB
 	MaxEventBytes     int           // client event data limit, default 10 KiB
 	MaxChannelNameLen int           // default 200
 	MaxSubscriptions  int           // channels per connection, default 10,000
@@ -75,6 +76,12 @@ type Transport struct {
 	live     liveness // alive.go
 	stop     chan struct{}
 	done     chan struct{}
+
+	outbound     atomic.Int64  // bytes held for all conns (sum of conn.held)
+	overBudget   chan struct{} // cap 1: outbound went over MaxOutboundBytes
+	budgetDone   chan struct{} // closed when enforceBudget returns
+	budgetClosed atomic.Int64  // connections closed by the budget
+	budgetLogged int64         // unix nanos of the last budget warning; enforceBudget only
 }
 
 // New returns a transport; Serve starts its event loops. Call Close to stop them.
@@ -86,6 +93,7 @@ func New(opts Options) (*Transport, error) {
 	setDefault(&opts.PongTimeout, 30*time.Second)
 	setDefaultInt(&opts.MaxMessageBytes, 64<<10)
 	setDefaultInt(&opts.MaxPendingBytes, 1<<20)
+	setDefaultInt(&opts.MaxOutboundBytes, 256<<20)
 	setDefaultInt(&opts.MaxEventBytes, 10<<10)
 	setDefaultInt(&opts.MaxChannelNameLen, 200)
 	setDefaultInt(&opts.MaxSubscriptions, 10_000)
@@ -98,6 +106,8 @@ func New(opts Options) (*Transport, error) {
 	t := &Transport{opts: opts, log: opts.Log.With("component", "wsconn"),
 		conns: make(map[*conn]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	t.waiting = make(map[gnet.Conn]*waitDeadline)
+	t.overBudget = make(chan struct{}, 1)
+	t.budgetDone = make(chan struct{})
 	t.gopts = []gnet.Option{gnet.WithMulticore(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		// Register (late upgrades) needs a balancer that is safe to call anytime.
 		gnet.WithLoadBalancing(gnet.LeastConnections),
@@ -108,6 +118,7 @@ func New(opts Options) (*Transport, error) {
 		t.gopts = append(t.gopts, gnet.WithNumEventLoop(opts.EventLoops))
 	}
 	go t.sweep()
+	go t.enforceBudget()
 	return t, nil
 }
 
@@ -387,6 +398,7 @@ func (t *Transport) Close() error {
 	}
 	close(t.stop)
 	<-t.done
+	<-t.budgetDone
 	if t.httpLn != nil {
 		_ = t.httpLn.Close()
 	}
