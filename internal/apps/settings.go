@@ -17,9 +17,13 @@ import (
 type Settings struct {
 	Name string `json:"name" yaml:"name"`
 
-	Enabled           bool `json:"enabled" yaml:"enabled"`                       // false: connections closed with 4003, publishes 403
-	ClientEvents      bool `json:"client_events" yaml:"client_events"`           // client-* events on private/presence channels
-	UserAuth          bool `json:"user_auth" yaml:"user_auth"`                   // user authentication (protocol.md §10)
+	Enabled      bool `json:"enabled" yaml:"enabled"`             // false: connections closed with 4003, publishes 403
+	ClientEvents bool `json:"client_events" yaml:"client_events"` // client-* events on private/presence channels
+	// UserAuth turns on Pusher's "authorized connections": a connection that
+	// has neither signed in (pusher:signin) nor subscribed to a private or
+	// presence channel within the server's user_auth_timeout is closed with
+	// 4009. Sign-in itself is always available.
+	UserAuth          bool `json:"user_auth" yaml:"user_auth"`
 	SubscriptionCount bool `json:"subscription_count" yaml:"subscription_count"` // send pusher_internal:subscription_count
 
 	MaxConnections           int   `json:"max_connections" yaml:"max_connections"`                           // 0 = unlimited (4004 past it)
@@ -29,6 +33,11 @@ type Settings struct {
 
 	// Webhooks are the app's webhook endpoints (protocol.md §7).
 	Webhooks []Webhook `json:"webhooks" yaml:"webhooks"`
+
+	// AllowedOrigins are the browser origins whose WebSocket handshakes are
+	// accepted ("https://app.example.com", "https://*.example.com", "*");
+	// empty means any (see OriginAllowed). Others get 4009.
+	AllowedOrigins []string `json:"allowed_origins" yaml:"allowed_origins"`
 }
 
 // Webhook is one webhook endpoint of an app.
@@ -108,6 +117,7 @@ func (s *Settings) Validate() error {
 	checkRange(fe, "max_client_events_per_second", int64(s.MaxClientEventsPerSecond), 1, MaxClientEventsPerSecond, "1")
 	checkRange(fe, "daily_message_quota", s.DailyMessageQuota, 0, MaxDailyMessageQuota, "0 (unlimited)")
 	validateWebhooks(fe, s.Webhooks)
+	checkOrigins(fe, s.AllowedOrigins)
 	if len(fe) > 0 {
 		return fe
 	}

@@ -91,7 +91,7 @@ func TestAppJSON(t *testing.T) {
 	}
 	want := `{"id":"1","key":"k","name":"n","enabled":true,"client_events":false,"user_auth":false,` +
 		`"subscription_count":false,"max_connections":0,"max_presence_members":100,` +
-		`"max_client_events_per_second":10,"daily_message_quota":0,"webhooks":null,"read_only":true}`
+		`"max_client_events_per_second":10,"daily_message_quota":0,"webhooks":null,"allowed_origins":null,"read_only":true}`
 	if string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}

@@ -28,7 +28,7 @@ Commands (on the store of the config: --config FILE or PIXIU_CONFIG, PIXIU_STORE
   rotate-secret ID             give the app a new secret (the old one stops working)
   delete ID                    delete the app and its usage (its connections are closed)
 
-Settings flags: --name, --enabled, --client-events, --user-auth, --subscription-count,
+Settings flags: --name, --enabled, --client-events, --user-auth, --subscription-count, --allowed-origins,
   --max-connections, --max-presence-members, --max-client-events-per-second, --quota
 Common flags: --config FILE, --json
 A running server picks up changes within 2 seconds.
@@ -160,12 +160,22 @@ func (sf *settingsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.Name, "name", "", "app name")
 	fs.BoolVar(&v.Enabled, "enabled", d.Enabled, "accept connections and publishes (false closes them with 4003)")
 	fs.BoolVar(&v.ClientEvents, "client-events", d.ClientEvents, "allow client-* events on private and presence channels")
-	fs.BoolVar(&v.UserAuth, "user-auth", d.UserAuth, "user authentication (reserved: sign-in is always available)")
+	fs.BoolVar(&v.UserAuth, "user-auth", d.UserAuth, "authorized connections: close (4009) connections that neither sign in nor subscribe to a private/presence channel within user_auth_timeout")
 	fs.BoolVar(&v.SubscriptionCount, "subscription-count", d.SubscriptionCount, "send pusher_internal:subscription_count")
 	fs.IntVar(&v.MaxConnections, "max-connections", d.MaxConnections, "max concurrent connections, 0 = unlimited (4004 past it)")
 	fs.IntVar(&v.MaxPresenceMembers, "max-presence-members", d.MaxPresenceMembers, "members per presence channel")
 	fs.IntVar(&v.MaxClientEventsPerSecond, "max-client-events-per-second", d.MaxClientEventsPerSecond, "per connection (4301 past it)")
 	fs.Int64Var(&v.DailyMessageQuota, "quota", d.DailyMessageQuota, "daily message quota, 0 = unlimited (REST publishes get 403 past it)")
+	fs.Func("allowed-origins", `comma-separated browser origins that may connect, e.g. https://*.example.com ("" = any)`,
+		func(s string) error {
+			v.AllowedOrigins = nil
+			for _, o := range strings.Split(s, ",") {
+				if o = strings.TrimSpace(o); o != "" {
+					v.AllowedOrigins = append(v.AllowedOrigins, o)
+				}
+			}
+			return nil
+		})
 }
 
 // apply copies the settings of the flags that were given onto st.
@@ -191,6 +201,8 @@ func (sf *settingsFlags) apply(fs *flag.FlagSet, st *apps.Settings) {
 			st.MaxClientEventsPerSecond = v.MaxClientEventsPerSecond
 		case "quota":
 			st.DailyMessageQuota = v.DailyMessageQuota
+		case "allowed-origins":
+			st.AllowedOrigins = v.AllowedOrigins
 		}
 	})
 }

@@ -137,7 +137,17 @@ func Dial(t testing.TB, addr, key string) *Client {
 // DialRaw connects to url without waiting for any event.
 func DialRaw(t testing.TB, url string) *Client {
 	t.Helper()
-	conn, br, _, err := ws.Dial(context.Background(), url)
+	return DialHeader(t, url, nil)
+}
+
+// DialHeader is DialRaw with extra handshake headers (e.g. Origin).
+func DialHeader(t testing.TB, url string, h http.Header) *Client {
+	t.Helper()
+	d := ws.Dialer{}
+	if h != nil {
+		d.Header = ws.HandshakeHeaderHTTP(h)
+	}
+	conn, br, _, err := d.Dial(context.Background(), url)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

@@ -55,6 +55,14 @@ var (
 	ErrShutdown           = &Error{CodeReconnect, "Please reconnect immediately"}
 	ErrPongTimeout        = &Error{CodePongNotReceived, "Pong reply not received"}
 	ErrTerminated         = &Error{CodeUnauthorized, "You got disconnected by the app."}
-	ErrClientEventRate    = &Error{CodeClientEventRate, "Client event rejected due to rate limit"}
-	ErrWatchlistLimit     = &Error{CodeWatchlistLimit, "Watchlist limit exceeded. Only the first 100 user IDs are accepted."}
+	// ErrOriginNotAllowed refuses a handshake whose Origin the app does not
+	// allow. Pusher documents no code for it; 4009 (as Laravel Reverb) is in
+	// the don't-reconnect range, so pusher-js stops retrying.
+	ErrOriginNotAllowed = &Error{CodeUnauthorized, "Origin not allowed"}
+	// ErrNotAuthorizedInTime closes a connection of an app with authorized
+	// connections (user_auth) that neither signed in nor subscribed to a
+	// private or presence channel in time (protocol.md §3.10).
+	ErrNotAuthorizedInTime = &Error{CodeUnauthorized, "Connection not authorized within timeout"}
+	ErrClientEventRate     = &Error{CodeClientEventRate, "Client event rejected due to rate limit"}
+	ErrWatchlistLimit      = &Error{CodeWatchlistLimit, "Watchlist limit exceeded. Only the first 100 user IDs are accepted."}
 )

@@ -16,18 +16,27 @@ import (
 )
 
 const appColumns = `id, key, secret, name, enabled, client_events, user_auth, subscription_count,
-	max_connections, max_presence_members, max_client_events_per_second, daily_message_quota, webhooks`
+	max_connections, max_presence_members, max_client_events_per_second, daily_message_quota, webhooks,
+	allowed_origins`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanApp(r scanner) (*apps.App, error) {
 	var a apps.App
-	var hooks string
+	var hooks, origins string
 	err := r.Scan(&a.ID, &a.Key, &a.Secret, &a.Name, &a.Enabled, &a.ClientEvents, &a.UserAuth,
 		&a.SubscriptionCount, &a.MaxConnections, &a.MaxPresenceMembers, &a.MaxClientEventsPerSecond,
-		&a.DailyMessageQuota, &hooks)
+		&a.DailyMessageQuota, &hooks, &origins)
 	if err != nil {
 		return nil, err
+	}
+	if origins != "" { // "" in rows written before the column existed
+		if err := json.Unmarshal([]byte(origins), &a.AllowedOrigins); err != nil {
+			return nil, fmt.Errorf("store: app %s: allowed_origins: %w", a.ID, err)
+		}
+	}
+	if len(a.AllowedOrigins) == 0 {
+		a.AllowedOrigins = nil
 	}
 	if err := json.Unmarshal([]byte(hooks), &a.Webhooks); err != nil {
 		return nil, fmt.Errorf("store: app %s: webhooks: %w", a.ID, err)
@@ -107,7 +116,7 @@ func (s *Store) CreateApp(ctx context.Context, st apps.Settings) (*apps.App, err
 		}
 		now := millis(time.Now())
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO apps (`+appColumns+`, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), append(appValues(a), now, now)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), append(appValues(a), now, now)...)
 		if err != nil {
 			return fmt.Errorf("store: create app: %w", err)
 		}
@@ -137,8 +146,14 @@ func appValues(a *apps.App) []any {
 		list = []apps.Webhook{}
 	}
 	hooks, _ := json.Marshal(list) // cannot fail: strings only
+	origins := a.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	originsJSON, _ := json.Marshal(origins) // cannot fail: strings only
 	return []any{a.ID, a.Key, a.Secret, a.Name, a.Enabled, a.ClientEvents, a.UserAuth, a.SubscriptionCount,
-		a.MaxConnections, a.MaxPresenceMembers, a.MaxClientEventsPerSecond, a.DailyMessageQuota, string(hooks)}
+		a.MaxConnections, a.MaxPresenceMembers, a.MaxClientEventsPerSecond, a.DailyMessageQuota, string(hooks),
+		string(originsJSON)}
 }
 
 // UpdateApp lets change edit the stored settings of the app with id, in one
@@ -178,7 +193,7 @@ func (s *Store) modify(ctx context.Context, id string, change func(*apps.App) er
 		v := appValues(a)
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE apps SET secret = ?, name = ?, enabled = ?, client_events = ?,
 			user_auth = ?, subscription_count = ?, max_connections = ?, max_presence_members = ?,
-			max_client_events_per_second = ?, daily_message_quota = ?, webhooks = ?, updated_at = ?
+			max_client_events_per_second = ?, daily_message_quota = ?, webhooks = ?, allowed_origins = ?, updated_at = ?
 			WHERE id = ?`), append(v[2:], millis(time.Now()), id)...)
 		if err != nil {
 			return fmt.Errorf("store: update app: %w", err)
@@ -244,7 +259,7 @@ func (s *Store) SeedApp(ctx context.Context, a *apps.App) (bool, error) {
 		}
 		now := millis(time.Now())
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO apps (`+appColumns+`, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), append(appValues(a), now, now)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), append(appValues(a), now, now)...)
 		if err != nil {
 			return fmt.Errorf("store: seed app: %w", err)
 		}

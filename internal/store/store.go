@@ -156,11 +156,32 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: create schema: %w", err)
 	}
+	if err := s.addColumn(ctx, "apps", "allowed_origins", `TEXT NOT NULL DEFAULT ''`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
 	if _, _, err := s.PutMetaIfAbsent(ctx, "schema_version", "1"); err != nil {
 		return err
 	}
 	_, _, err = s.PutMetaIfAbsent(ctx, metaAppsVersion, "0")
 	return err
+}
+
+// addColumn adds a column to a table created by an older version, unless it
+// is there already. Safe when several processes start at once.
+func (s *Store) addColumn(ctx context.Context, table, column, decl string) error {
+	if s.d.name == "postgres" {
+		_, err := s.db.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN IF NOT EXISTS `+column+` `+decl)
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error { // immediate: one process at a time
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('`+table+`') WHERE name = ?`, column).Scan(&n)
+		if err != nil || n > 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+column+` `+decl)
+		return err
+	})
 }
 
 // q rewrites ? placeholders for the engine.

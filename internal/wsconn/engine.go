@@ -115,10 +115,16 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 		return gnet.None
 	}
 	head := buf[:end+4]
-	var uri string
+	var uri, origin string
 	u := ws.Upgrader{
 		Protocol:  func(p []byte) bool { return bytes.HasPrefix(p, pusherSubprotocol) },
 		OnRequest: func(b []byte) error { uri = string(b); return nil },
+		OnHeader: func(k, v []byte) error {
+			if origin == "" && bytes.EqualFold(k, []byte("Origin")) {
+				origin = string(v)
+			}
+			return nil
+		},
 	}
 	out := &outBuf{b: getBuf()}
 	_, err := u.Upgrade(struct {
@@ -139,7 +145,7 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	}
 	path, rawQuery, _ := strings.Cut(uri, "?")
 	query, _ := url.ParseQuery(rawQuery)
-	c, out2, ok := t.admitConn(out.b, request{path: path, query: query})
+	c, out2, ok := t.admitConn(out.b, request{path: path, query: query, origin: origin})
 	if !ok {
 		_, _ = gc.Write(out2)
 		putBuf(out2)

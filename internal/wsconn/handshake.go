@@ -19,7 +19,8 @@ import (
 type request struct {
 	path   string // URL path, e.g. /app/app-key
 	query  url.Values
-	header http.Header
+	header http.Header // net/http path only
+	origin string      // the Origin header, "" when absent
 }
 
 const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" // RFC 6455 §1.3
@@ -112,6 +113,9 @@ func (t *Transport) establish(nc net.Conn, out []byte, req request, early []byte
 func (t *Transport) admitConn(out []byte, req request) (c *conn, _ []byte, ok bool) {
 	perr := t.pathError(req.path)
 	app := t.admitApp(req, &perr)
+	if perr == nil && !app.OriginAllowed(req.origin) {
+		perr = protocol.ErrOriginNotAllowed
+	}
 	if perr == nil {
 		c = &conn{t: t, socketID: newSocketID()}
 		c.app.Store(app)
@@ -188,7 +192,7 @@ func (t *Transport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n := rw.Reader.Buffered(); n > 0 {
 		early, _ = rw.Reader.Peek(n)
 	}
-	t.upgrade(nc, request{path: r.URL.Path, query: r.URL.Query(), header: r.Header}, early)
+	t.upgrade(nc, request{path: r.URL.Path, query: r.URL.Query(), header: r.Header, origin: r.Header.Get("Origin")}, early)
 }
 
 // RejectPath answers a WebSocket upgrade on an unknown path: the upgrade

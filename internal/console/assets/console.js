@@ -489,7 +489,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
   const SWITCHES = [
     ['enabled', 'Enabled', 'Disabling closes every connection with 4003.'],
     ['client_events', 'Client events', 'Let clients send client-* events on private and presence channels.'],
-    ['user_auth', 'User authentication', 'Reserved: user sign-in is always available.'],
+    ['user_auth', 'Authorized connections', 'Close (4009) connections that neither sign in nor subscribe to a private or presence channel in time. Sign-in always works.'],
     ['subscription_count', 'Subscription count', 'Send pusher_internal:subscription_count to subscribers.'],
   ];
 
@@ -513,6 +513,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
       inputs[k] = h('input', { type: 'number', id: `s-${k}`, value: app[k], min: 0, step: 1, disabled: ro });
       return field(k, label, inputs[k], hint);
     });
+    inputs.allowed_origins = h('input', { id: 's-allowed_origins', value: (app.allowed_origins || []).join(', '), disabled: ro, spellcheck: 'false' });
     inputs.webhooks = h('textarea', { id: 's-webhooks', rows: 5, disabled: ro, spellcheck: 'false' }, JSON.stringify(app.webhooks || [], null, 2));
     const formErr = h('div', { class: 'form-error', id: 's-error' });
     const save = h('button', { type: 'submit', id: 's-save', disabled: ro }, 'Save settings');
@@ -524,6 +525,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
       const body2 = { name: inputs.name.value };
       for (const [k] of SWITCHES) body2[k] = inputs[k].checked;
       for (const [k] of NUMBERS) body2[k] = inputs[k].value === '' ? null : Number(inputs[k].value);
+      body2.allowed_origins = inputs.allowed_origins.value.split(/[\s,]+/).filter((o) => o !== '');
       try {
         body2.webhooks = JSON.parse(inputs.webhooks.value || '[]');
       } catch {
@@ -552,6 +554,8 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
       h('div', { class: 'grid two' },
         h('div', {}, field('name', 'Name', inputs.name), switches),
         h('div', {}, numbers)),
+      field('allowed_origins', 'Allowed origins', inputs.allowed_origins,
+        'Browser origins that may connect, comma-separated: https://app.example.com, https://*.example.com. Empty = any; others are closed with 4009.'),
       field('webhooks', 'Webhooks', inputs.webhooks,
         'JSON list: [{"url": "https://…", "events": ["channel_occupied"], "channel_prefix": "", "headers": {}}]'),
       save, formErr);
