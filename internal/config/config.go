@@ -86,6 +86,13 @@ type Limits struct {
 	MaxOutboundBytes  int      `yaml:"max_outbound_bytes"`               // all sockets' outbound bytes before the largest holders get 4100, default 256 MiB; env PIXIU_MAX_OUTBOUND_BYTES
 	MaxSubscriptions  int      `yaml:"max_subscriptions_per_connection"` // default 10000
 	CacheTTL          Duration `yaml:"cache_ttl"`                        // cache channel TTL, default 30m
+	// HTTPRequestTimeout bounds each plain HTTP request (REST, console),
+	// head and body, from its first byte; default 15s.
+	HTTPRequestTimeout Duration `yaml:"http_request_timeout"`
+	// HTTPWriteTimeout bounds a request served by net/http from its head to
+	// the end of its answer (WebSocket connections and console streams are
+	// exempt); default 30s, more than HTTPRequestTimeout.
+	HTTPWriteTimeout Duration `yaml:"http_write_timeout"`
 }
 
 // Store selects the app/usage store: SQLite at Path (default
@@ -376,6 +383,8 @@ func (c *Config) ApplyDefaults() {
 	if l.CacheTTL == 0 {
 		l.CacheTTL = Duration(30 * time.Minute)
 	}
+	setDur(&l.HTTPRequestTimeout, 15*time.Second)
+	setDur(&l.HTTPWriteTimeout, 30*time.Second)
 	for i := range c.Apps {
 		if a := &c.Apps[i]; a.Name == "" {
 			a.Name = a.ID
@@ -414,6 +423,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminAddr != "" && c.PprofAddr != "" {
 		return &ValidationError{Field: "pprof_addr", Err: errors.New("not with admin_addr, which serves pprof itself")}
+	}
+	if c.Limits.HTTPRequestTimeout < 0 || c.Limits.HTTPWriteTimeout < 0 {
+		return &ValidationError{Field: "limits.http_request_timeout", Err: errors.New("timeouts must be positive")}
 	}
 	seenID, seenKey := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {

@@ -25,8 +25,10 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request) error {
 	defer c.opts.Tap.unwatch(wt)
 
 	rc := http.NewResponseController(w)
-	// The server's read timeout would otherwise end the stream.
+	// The server's read and write timeouts would otherwise end the stream;
+	// write moves the write deadline before every write.
 	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
@@ -47,8 +49,7 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-tick.C:
 			if _, err := c.auth.session(r); err != nil {
-				_, _ = w.Write([]byte("event: expired\ndata: {}\n\n"))
-				_ = rc.Flush()
+				c.write(rc, w, []byte("event: expired\ndata: {}\n\n"))
 				return nil
 			}
 			if !c.write(rc, w, []byte(": keep-alive\n\n")) {

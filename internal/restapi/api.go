@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/httpwire"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/protocol"
 	"github.com/pixiu-io/pixiu/internal/signature"
@@ -29,7 +30,7 @@ type Options struct {
 	MaxBatchEvents    int           // default 10
 	MaxEventNameLen   int           // default 200
 	MaxChannelNameLen int           // default 200
-	MaxBodyBytes      int64         // default 1 MiB → 413
+	MaxBodyBytes      int64         // default httpwire.DefaultMaxBody (1 MiB) → 413
 	MaxTimestampSkew  time.Duration // default 600 s
 	Now               func() time.Time
 	// Admit, if set, is asked before each publish (quotas); an *Error it
@@ -48,6 +49,8 @@ type API struct {
 	limits protocol.PublishLimits
 	log    *slog.Logger
 	mux    *http.ServeMux
+	// errTooLarge refuses a body over MaxBodyBytes (413, then refuseBody).
+	errTooLarge *Error
 }
 
 // New returns the API; mount it at the server root (it matches /apps/…).
@@ -63,7 +66,7 @@ func New(opts Options) *API {
 	def(&opts.MaxEventNameLen, 200)
 	def(&opts.MaxChannelNameLen, 200)
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 1 << 20
+		opts.MaxBodyBytes = httpwire.DefaultMaxBody
 	}
 	if opts.MaxTimestampSkew <= 0 {
 		opts.MaxTimestampSkew = 600 * time.Second
@@ -76,7 +79,8 @@ func New(opts Options) *API {
 	}
 	a := &API{opts: opts, log: opts.Log.With("component", "restapi"), mux: http.NewServeMux(),
 		limits: protocol.PublishLimits{MaxEventNameLen: opts.MaxEventNameLen, MaxEventBytes: opts.MaxEventBytes,
-			MaxChannels: opts.MaxChannelsPerPub, MaxChannelNameLen: opts.MaxChannelNameLen}}
+			MaxChannels: opts.MaxChannelsPerPub, MaxChannelNameLen: opts.MaxChannelNameLen},
+		errTooLarge: errorf(http.StatusRequestEntityTooLarge, "Request body too large: the limit is "+strconv.FormatInt(opts.MaxBodyBytes, 10)+" bytes")}
 	a.handle("POST /apps/{app_id}/events", a.events)
 	a.handle("POST /apps/{app_id}/batch_events", a.batchEvents)
 	a.handle("GET /apps/{app_id}/channels", a.channels)
@@ -110,6 +114,10 @@ func (a *API) handle(pattern string, h handlerFunc) {
 		}
 		if err != nil {
 			a.reportError(r, err)
+			if errors.Is(err, a.errTooLarge) {
+				refuseBody(w, r, a.log, a.errTooLarge)
+				return
+			}
 			writeError(w, a.log, err)
 		}
 	})
@@ -131,11 +139,14 @@ func (a *API) authenticate(r *http.Request) (*request, error) {
 	if err != nil {
 		return nil, errorf(http.StatusNotFound, "Unknown app id: "+r.PathValue("app_id"))
 	}
+	if r.ContentLength > a.opts.MaxBodyBytes {
+		return nil, a.errTooLarge // refused before reading a byte of it
+	}
 	body, err := readBody(r, a.opts.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, errorf(http.StatusRequestEntityTooLarge, "Request body too large")
+			return nil, a.errTooLarge
 		}
 		return nil, errorf(http.StatusBadRequest, "Could not read request body")
 	}
@@ -199,8 +210,8 @@ func dedupe(list []string) []string {
 func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 	req := reqOf(r)
 	var e event
-	if err := json.Unmarshal(req.body, &e); err != nil {
-		return errorf(http.StatusBadRequest, bodyError(err))
+	if err := decodeBody(req.body, &e); err != nil {
+		return err
 	}
 	channels, data, err := a.validate(&e)
 	if err != nil {
@@ -264,8 +275,8 @@ func (a *API) batchEvents(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Batch []event `json:"batch"`
 	}
-	if err := json.Unmarshal(req.body, &body); err != nil {
-		return errorf(http.StatusBadRequest, bodyError(err))
+	if err := decodeBody(req.body, &body); err != nil {
+		return err
 	}
 	if len(body.Batch) == 0 {
 		return errorf(http.StatusBadRequest, "Missing batch: give {\"batch\": [events]}")

@@ -21,6 +21,7 @@ func TestImportRules(t *testing.T) {
 		"internal/signature":      {"internal/"},
 		"internal/config":         {"internal/"},
 		"internal/lograte":        {"internal/"},
+		"internal/httpwire":       {"internal/"},
 		"internal/apps":           {"internal/"},
 		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/usage":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},

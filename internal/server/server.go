@@ -17,6 +17,7 @@ import (
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/httpwire"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/restapi"
 	"github.com/pixiu-io/pixiu/internal/webhook"
@@ -91,6 +92,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
 		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,
 		Direct:            direct,
+		// One deadline per request on both paths (net/http: ReadTimeout).
+		RESTRequestTimeout: cfg.Limits.HTTPRequestTimeout.D(),
 	})
 	if err != nil {
 		s.Close()
@@ -102,12 +105,17 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	// Hijacked WebSocket connections leave for an event loop (a duplicated
+	// descriptor: no deadline follows them); the console's event stream
+	// clears its read deadline and moves its write deadline per write.
+	reqTimeout := cfg.Limits.HTTPRequestTimeout.D()
 	s.http = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: min(10*time.Second, reqTimeout),
+		ReadTimeout:       reqTimeout,
+		WriteTimeout:      cfg.Limits.HTTPWriteTimeout.D(),
+		IdleTimeout:       httpwire.IdleTimeout,
+		MaxHeaderBytes:    httpwire.DefaultMaxHead,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	s.http.RegisterOnShutdown(s.stopConsoleStreams)

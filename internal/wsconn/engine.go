@@ -99,7 +99,7 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	n := min(len(buf), len(appPrefix))
 	if !bytes.Equal(buf[:n], appPrefix[:n]) {
 		if t.opts.Direct != nil && (bytes.HasPrefix(buf, []byte("POST /apps/")) || bytes.HasPrefix(buf, []byte("GET /apps/"))) {
-			gc.SetContext(&restConn{gc.Context().(*pendingConn).waitDeadline})
+			gc.SetContext(&restConn{waitDeadline: gc.Context().(*pendingConn).waitDeadline})
 			return t.serveREST(gc)
 		}
 		return t.eject(gc, buf)
@@ -229,6 +229,12 @@ func (c *replayConn) Read(p []byte) (int, error) {
 // enroll hands a hijacked connection (a late upgrade through net/http) to an
 // event loop with c as its context.
 func (t *Transport) enroll(nc net.Conn, c *conn) error {
+	if rc, ok := nc.(*replayConn); ok { // handed to net/http by the loop
+		if len(rc.pre) > 0 {
+			return errors.New("replayed bytes still unread")
+		}
+		nc = rc.Conn // gnet takes only *net.TCPConn
+	}
 	ctx := gnet.NewContext(gnet.NewNetConnContext(context.Background(), nc), c)
 	res, err := t.engine.Register(ctx)
 	if err != nil {

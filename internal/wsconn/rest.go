@@ -5,29 +5,34 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/pixiu-io/pixiu/internal/httpwire"
+	"github.com/pixiu-io/pixiu/internal/protocol"
 )
 
 // DirectFunc answers one REST request (see restapi.API.Direct).
 type DirectFunc func(ctx context.Context, method, requestURI string, body []byte) (int, http.Header, []byte)
 
 // restConn is the context of a keep-alive connection whose requests the
-// loop answers itself: plain HTTP/1.1 requests to /apps/… framed by
-// Content-Length. Anything else (another path, chunked bodies, Expect,
-// HTTP/1.0, oversized heads) hands the connection, unread bytes included,
-// to net/http, which then serves it to the end.
-type restConn struct{ *waitDeadline }
+// loop answers itself: HTTP/1.1 GET and POST requests to /apps/… framed by
+// Content-Length (package httpwire). A request that is malformed or over a
+// limit is refused with an HTTP error and the connection lingers, then
+// closes; anything else (another path, chunked bodies, Expect, HTTP/1.0)
+// hands the connection, unread bytes included, to net/http, which then
+// serves it to the end. Loop only.
+type restConn struct {
+	*waitDeadline
+	// inRequest is set while a request is partly read: its deadline, set at
+	// its first byte, is not moved by the bytes that follow.
+	inRequest bool
+}
 
-var appsPrefix = []byte("/apps/")
-
-// maxRESTBody matches the REST API's own body limit.
-const maxRESTBody = 1 << 20
-
-// restIdle is how long a keep-alive REST connection may sit idle (as
-// net/http's IdleTimeout).
-const restIdle = 120 * time.Second
+var restPrefixes = [...][]byte{[]byte("POST /apps/"), []byte("GET /apps/")}
 
 // serveREST answers every complete request in the inbound buffer. Loop only.
 func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
@@ -35,98 +40,65 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 	for {
 		buf, _ := gc.Peek(-1)
 		if len(buf) == 0 {
+			rc.inRequest = false
+			rc.set(httpwire.IdleTimeout)
 			return gnet.None
 		}
-		req, ok, complete := parseRESTRequest(buf)
-		if !ok {
+		if !maybeREST(buf) {
 			return t.eject(gc, buf)
 		}
-		if !complete {
-			rc.set(30 * time.Second) // a request is on its way
+		req, verdict := httpwire.Parse(buf, httpwire.Limits{})
+		switch verdict {
+		case httpwire.Incomplete:
+			if !rc.inRequest {
+				rc.inRequest = true
+				rc.set(t.opts.RESTRequestTimeout)
+			}
 			return gnet.None
+		case httpwire.Handoff:
+			return t.eject(gc, buf)
+		case httpwire.Refuse:
+			return t.refuseREST(gc, rc.waitDeadline, req.Status, req.Reason)
 		}
+		rc.inRequest = false
 		// Direct is set only with an engine that never waits: no deadline needed.
-		status, header, body := t.opts.Direct(context.Background(), req.method, req.uri, req.body)
-		out := appendResponse(getBuf(), status, header, body, req.close)
+		status, header, body := t.opts.Direct(context.Background(), methodString(req.Method), string(req.Target), req.Body)
+		out := appendResponse(getBuf(), status, header.Get("Content-Type"), body, req.Close)
 		_, _ = gc.Write(out)
 		putBuf(out)
-		_, _ = gc.Discard(req.size)
-		if req.close {
+		_, _ = gc.Discard(req.Size)
+		if req.Close {
 			return gnet.Close
 		}
-		rc.set(restIdle)
 	}
 }
 
-type restRequest struct {
-	method, uri string
-	body        []byte
-	size        int // bytes of head and body
-	close       bool
+// refuseREST answers status with a JSON error body and Connection: close,
+// shuts the write side and lets the connection linger (httpwire.Linger),
+// discarding what the client still sends, so that a client still sending a
+// body it was refused reads the answer rather than a reset. Loop only.
+func (t *Transport) refuseREST(gc gnet.Conn, d *waitDeadline, status int, reason string) gnet.Action {
+	body := protocol.AppendString(append(getBuf(), `{"error":`...), reason)
+	body = append(body, '}')
+	out := appendResponse(getBuf(), status, "", body, true)
+	putBuf(body)
+	_, _ = gc.Write(out)
+	putBuf(out)
+	_, _ = gc.Discard(-1)
+	if gc.OutboundBuffered() == 0 { // else gnet still holds part of the answer: close after the linger
+		if err := unix.Shutdown(gc.Fd(), syscall.SHUT_WR); err != nil {
+			return gnet.Close
+		}
+	}
+	d.set(httpwire.Linger)
+	gc.SetContext(&drainingConn{d})
+	return gnet.None
 }
 
-// parseRESTRequest parses one request from b. ok is false when the request
-// is not for this path (net/http must serve it); complete is false when more
-// bytes are needed.
-func parseRESTRequest(b []byte) (req restRequest, ok, complete bool) {
-	end := bytes.Index(b, crlfcrlf)
-	if end < 0 {
-		if len(b) >= maxHandshakeBytes {
-			return req, false, false
-		}
-		// Decide early on what is visible: the request line, or its start.
-		if i := bytes.IndexByte(b, '\n'); i >= 0 && !restLine(b[:i]) {
-			return req, false, false
-		}
-		if !maybeREST(b) {
-			return req, false, false
-		}
-		return req, true, false
-	}
-	lineEnd := bytes.Index(b, []byte("\r\n"))
-	line := b[:lineEnd]
-	if !restLine(line) {
-		return req, false, false
-	}
-	sp1 := bytes.IndexByte(line, ' ')
-	sp2 := bytes.LastIndexByte(line, ' ')
-	req.method, req.uri = string(line[:sp1]), string(line[sp1+1:sp2])
-	length := 0
-	var headers [][]byte
-	if lineEnd+2 <= end {
-		headers = bytes.Split(b[lineEnd+2:end], []byte("\r\n"))
-	}
-	for _, h := range headers {
-		colon := bytes.IndexByte(h, ':')
-		if colon <= 0 {
-			return req, false, false
-		}
-		name, value := h[:colon], bytes.TrimSpace(h[colon+1:])
-		switch {
-		case asciiEqualFold(name, "content-length"):
-			n, err := strconv.Atoi(string(value))
-			if err != nil || n < 0 || n > maxRESTBody {
-				return req, false, false
-			}
-			length = n
-		case asciiEqualFold(name, "transfer-encoding"), asciiEqualFold(name, "expect"):
-			return req, false, false
-		case asciiEqualFold(name, "connection"):
-			req.close = headerHasToken([]string{string(value)}, "close")
-		}
-	}
-	head := end + 4
-	if len(b) < head+length {
-		return req, true, false
-	}
-	req.body = b[head : head+length]
-	req.size = head + length
-	return req, true, true
-}
-
-// maybeREST reports whether b can still become a REST request line.
+// maybeREST reports whether b starts, or can still start, like a request
+// the loop answers.
 func maybeREST(b []byte) bool {
-	for _, p := range [][]byte{[]byte("GET /apps/"), []byte("POST /apps/")} {
+	for _, p := range restPrefixes {
 		n := min(len(b), len(p))
 		if bytes.Equal(b[:n], p[:n]) {
 			return true
@@ -135,47 +107,28 @@ func maybeREST(b []byte) bool {
 	return false
 }
 
-// restLine reports whether a request line is "GET|POST /apps/… HTTP/1.1".
-func restLine(line []byte) bool {
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	sp1 := bytes.IndexByte(line, ' ')
-	sp2 := bytes.LastIndexByte(line, ' ')
-	if sp1 <= 0 || sp2 <= sp1 {
-		return false
+// methodString returns m as a string without allocating for GET and POST.
+func methodString(m []byte) string {
+	switch string(m) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
 	}
-	method := string(line[:sp1])
-	return (method == "GET" || method == "POST") && bytes.HasPrefix(line[sp1+1:], appsPrefix) &&
-		string(line[sp2+1:]) == "HTTP/1.1"
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
+	return string(m)
 }
 
 // appendResponse appends an HTTP/1.1 response with a Content-Length.
-func appendResponse(dst []byte, status int, header http.Header, body []byte, closing bool) []byte {
+func appendResponse(dst []byte, status int, contentType string, body []byte, closing bool) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, http.StatusText(status)...)
 	dst = append(dst, "\r\nContent-Type: "...)
-	ct := header.Get("Content-Type")
-	if ct == "" {
-		ct = "application/json"
+	if contentType == "" {
+		contentType = "application/json"
 	}
-	dst = append(dst, ct...)
+	dst = append(dst, contentType...)
 	dst = append(dst, "\r\nContent-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\nDate: "...)

@@ -16,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
+	"github.com/pixiu-io/pixiu/internal/httpwire"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/lograte"
 	"github.com/pixiu-io/pixiu/internal/protocol"
@@ -39,8 +40,11 @@ type Options struct {
 	// connections whose requests are plain /apps/… calls); otherwise every
 	// non-WebSocket connection goes to net/http. It must not block long:
 	// set it only with an engine whose calls stay in memory.
-	Direct     DirectFunc
-	EventLoops int // default GOMAXPROCS
+	Direct DirectFunc
+	// RESTRequestTimeout bounds each request Direct answers, head and body,
+	// from its first byte (default httpwire.DefaultRequestTimeout).
+	RESTRequestTimeout time.Duration
+	EventLoops         int // default GOMAXPROCS
 	// Warnings and errors logged by the transport (most caused by clients:
 	// protocol violations, panics some input reached) pass at most LogLimit
 	// lines of each kind per LogInterval, then one "suppressed" summary.
@@ -91,6 +95,7 @@ func New(opts Options) (*Transport, error) {
 	}
 	setDefault(&opts.ActivityTimeout, 120*time.Second)
 	setDefault(&opts.PongTimeout, 30*time.Second)
+	setDefault(&opts.RESTRequestTimeout, httpwire.DefaultRequestTimeout)
 	setDefaultInt(&opts.MaxMessageBytes, 64<<10)
 	setDefaultInt(&opts.MaxPendingBytes, 1<<20)
 	setDefaultInt(&opts.MaxOutboundBytes, 256<<20)
