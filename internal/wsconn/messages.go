@@ -211,6 +211,10 @@ func (c *conn) allowClientEvent() bool {
 
 // signin handles pusher:signin (protocol.md §3.10).
 func (c *conn) signin(m protocol.ClientMessage) {
+	if perr := checkSignin(m.Data); perr != nil {
+		c.sendError(perr)
+		return
+	}
 	s, err := protocol.DecodeSignin(m.Data)
 	if err != nil {
 		c.sendError(&protocol.Error{Message: "Invalid signin data: expected {\"auth\": …, \"user_data\": …}"})
