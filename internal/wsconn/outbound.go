@@ -54,7 +54,19 @@ func (c *conn) writeOut(all bool) {
 		limit = math.MaxInt
 	}
 	for all || c.gc.OutboundBuffered() == 0 {
-		if c.handOver(limit) == 0 || all {
+		n, rest, before := c.handOver(limit)
+		if n == 0 || all {
+			break
+		}
+		if rest == 0 {
+			if before == 0 && c.gc.OutboundBuffered() == 0 {
+				// The common case: the kernel took it all, as it did last
+				// time; nothing is held, no lock needed to say so.
+				if c.held.Load() != 0 {
+					c.account(0)
+				}
+				return
+			}
 			break
 		}
 	}
@@ -74,15 +86,17 @@ func (c *conn) writeOut(all bool) {
 }
 
 // handOver moves chunks from the front of conn.out to gnet, at least one and
-// then up to limit bytes, and returns the bytes moved. gnet writes them at
-// once and keeps what the kernel does not take. Loop only.
-func (c *conn) handOver(limit int) int {
+// then up to limit bytes. gnet writes them at once and keeps what the
+// kernel does not take. It returns the bytes moved, the bytes left in
+// conn.out, and conn.inGnet as it was. Loop only.
+func (c *conn) handOver(limit int) (n, rest int, inGnet int32) {
 	l := c.loop
 	c.mu.Lock()
 	iov, n := c.out.take(l.iov[:0], limit)
+	rest, inGnet = c.out.n, c.inGnet
 	c.mu.Unlock()
 	if n == 0 {
-		return 0
+		return 0, rest, inGnet
 	}
 	if len(iov) == 1 {
 		_, _ = c.gc.Write(iov[0]) // may close the socket (OnClose runs inside)
@@ -94,7 +108,7 @@ func (c *conn) handOver(limit int) int {
 		iov[i] = nil
 	}
 	l.iov = iov[:0]
-	return n
+	return n, rest, inGnet
 }
 
 // closeAfterFlush closes the socket now if gnet has sent everything, else
@@ -152,10 +166,10 @@ func (c *conn) check(now int64) bool {
 // account sets c's share of the budget to n bytes and asks for a budget scan
 // if the total went over it. Loop only.
 func (c *conn) account(n int) {
-	d := int64(n) - c.held.Swap(int64(n))
-	if d == 0 {
+	if c.held.Load() == int64(n) {
 		return
 	}
+	d := int64(n) - c.held.Swap(int64(n))
 	if total := c.t.outbound.Add(d); d > 0 && total > int64(c.t.opts.MaxOutboundBytes) {
 		select {
 		case c.t.overBudget <- struct{}{}:
