@@ -21,7 +21,7 @@ const LOCK_DIR = path.join(OUTPUT_DIR, '.build.lock');
 
 // The apps every test server knows (see the brief / config.App).
 export const APPS = {
-  main: { id: 'app-id', key: 'app-key', secret: 'app-secret', client_events: true, user_auth: true, subscription_count: true },
+  main: { id: 'app-id', key: 'app-key', secret: 'app-secret', client_events: true, subscription_count: true },
   noclient: { id: 'noclient-id', key: 'noclient-key', secret: 'noclient-secret', client_events: false },
   off: { id: 'off-id', key: 'off-key', secret: 'off-secret', enabled: false },
   small: { id: 'small-id', key: 'small-key', secret: 'small-secret', max_connections: 2, max_presence_members: 2, client_events: true },

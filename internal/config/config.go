@@ -27,6 +27,11 @@ type Config struct {
 	// PongTimeout is how long the server waits for any traffic after its ping
 	// before closing with 4201. Default 30s.
 	PongTimeout Duration `yaml:"pong_timeout"`
+	// UserAuthTimeout is how long a connection of an app with user_auth
+	// (authorized connections) has to sign in or subscribe to a private or
+	// presence channel before it is closed with 4009 (env
+	// PIXIU_USER_AUTH_TIMEOUT). Default 30s.
+	UserAuthTimeout Duration `yaml:"user_auth_timeout"`
 
 	// Demo serves the exchange demo under /demo (default on).
 	Demo *bool `yaml:"demo"`
@@ -241,6 +246,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.Port = p
 	}
+	if v := getenv("PIXIU_USER_AUTH_TIMEOUT"); v != "" {
+		d, err := parseDuration(v)
+		if err != nil {
+			return &ValidationError{Field: "PIXIU_USER_AUTH_TIMEOUT", Err: err}
+		}
+		c.UserAuthTimeout = Duration(d)
+	}
 	if v := getenv("PIXIU_ACTIVITY_TIMEOUT"); v != "" {
 		d, err := parseDuration(v)
 		if err != nil {
@@ -331,6 +343,7 @@ func (c *Config) ApplyDefaults() {
 	if c.ActivityTimeout == 0 {
 		c.ActivityTimeout = Duration(120 * time.Second)
 	}
+	setDur(&c.UserAuthTimeout, 30*time.Second)
 	if c.PongTimeout == 0 {
 		c.PongTimeout = Duration(30 * time.Second)
 	}
@@ -420,6 +433,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ActivityTimeout.D() < time.Second {
 		return &ValidationError{Field: "activity_timeout", Err: errors.New("must be at least 1s")}
+	}
+	if c.UserAuthTimeout.D() < time.Second {
+		return &ValidationError{Field: "user_auth_timeout", Err: errors.New("must be at least 1s")}
 	}
 	if c.AdminAddr != "" && c.PprofAddr != "" {
 		return &ValidationError{Field: "pprof_addr", Err: errors.New("not with admin_addr, which serves pprof itself")}

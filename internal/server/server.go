@@ -85,6 +85,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Hub: h, Apps: s.apps, Log: log,
 		ActivityTimeout:   cfg.ActivityTimeout.D(),
 		PongTimeout:       cfg.PongTimeout.D(),
+		UserAuthTimeout:   cfg.UserAuthTimeout.D(),
 		MaxMessageBytes:   cfg.Limits.MaxMessageBytes,
 		MaxPendingBytes:   cfg.Limits.MaxPendingBytes,
 		MaxOutboundBytes:  cfg.Limits.MaxOutboundBytes,

@@ -26,6 +26,7 @@ type conn struct {
 
 	lastSeen atomic.Int64 // unix nanos of the last inbound traffic
 	pingedAt atomic.Int64 // unix nanos of the server's unanswered ping, 0 if none
+	authBy   atomic.Int64 // authorized.go: unix nanos by which to authorize, 0 if authorized or not asked
 
 	mu      sync.Mutex      // guards out, inGnet, queued, closing, closed
 	out     pending         // encoded frames not yet handed to gnet

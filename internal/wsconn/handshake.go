@@ -119,6 +119,7 @@ func (t *Transport) admitConn(out []byte, req request) (c *conn, _ []byte, ok bo
 	if perr == nil {
 		c = &conn{t: t, socketID: newSocketID()}
 		c.app.Store(app)
+		c.startAuthDeadline(app)
 		perr = t.opts.Hub.Connect(app, c)
 	}
 	if perr != nil {

@@ -100,6 +100,9 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 		uid = member.UserID
 	}
 	c.subs.add(name, uid)
+	if kind.Kind == protocol.Private || kind.Kind == protocol.Encrypted || kind.Kind == protocol.Presence {
+		c.authorized()
+	}
 }
 
 // presenceMember authorizes a presence subscription and returns its member:
@@ -247,6 +250,7 @@ func (c *conn) signin(m protocol.ClientMessage) {
 		c.userID = u.ID
 		c.r().userInfo, c.r().watchlist = u.UserInfo, u.Watchlist
 		c.t.opts.Hub.SignIn(c.curApp().ID, c, u.ID, u.Watchlist)
+		c.authorized()
 	}
 }
 

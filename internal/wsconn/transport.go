@@ -28,14 +28,18 @@ type Options struct {
 	Apps *apps.Registry // required
 	Log  *slog.Logger   // default: discard
 
-	ActivityTimeout   time.Duration // default 120s (protocol.md §3.1)
-	PongTimeout       time.Duration // default 30s
-	MaxMessageBytes   int           // largest client message, default 64 KiB
-	MaxPendingBytes   int           // outbound bytes held per socket before 4100 (ours and gnet's, once), default 1 MiB
-	MaxOutboundBytes  int           // outbound bytes held for all sockets before the largest holders get 4100, default 256 MiB
-	MaxEventBytes     int           // client event data limit, default 10 KiB
-	MaxChannelNameLen int           // default 200
-	MaxSubscriptions  int           // channels per connection, default 10,000
+	ActivityTimeout time.Duration // default 120s (protocol.md §3.1)
+	PongTimeout     time.Duration // default 30s
+	// UserAuthTimeout is the time a connection of an app with UserAuth
+	// (authorized connections) has to sign in or subscribe to a private or
+	// presence channel before it is closed with 4009. Default 30s.
+	UserAuthTimeout   time.Duration
+	MaxMessageBytes   int // largest client message, default 64 KiB
+	MaxPendingBytes   int // outbound bytes held per socket before 4100 (ours and gnet's, once), default 1 MiB
+	MaxOutboundBytes  int // outbound bytes held for all sockets before the largest holders get 4100, default 256 MiB
+	MaxEventBytes     int // client event data limit, default 10 KiB
+	MaxChannelNameLen int // default 200
+	MaxSubscriptions  int // channels per connection, default 10,000
 	// Direct, if set, answers REST requests on the event loops (keep-alive
 	// connections whose requests are plain /apps/… calls); otherwise every
 	// non-WebSocket connection goes to net/http. It must not block long:
@@ -96,6 +100,7 @@ func New(opts Options) (*Transport, error) {
 	setDefault(&opts.ActivityTimeout, 120*time.Second)
 	setDefault(&opts.PongTimeout, 30*time.Second)
 	setDefault(&opts.RESTRequestTimeout, httpwire.DefaultRequestTimeout)
+	setDefault(&opts.UserAuthTimeout, 30*time.Second)
 	setDefaultInt(&opts.MaxMessageBytes, 64<<10)
 	setDefaultInt(&opts.MaxPendingBytes, 1<<20)
 	setDefaultInt(&opts.MaxOutboundBytes, 256<<20)
@@ -352,6 +357,8 @@ func (t *Transport) sweepOne(c *conn, now, idle, pong int64) {
 	seen := c.lastSeen.Load()
 	pinged := c.pingedAt.Load()
 	switch {
+	case c.authExpired(now):
+		c.Close(protocol.ErrNotAuthorizedInTime)
 	case pinged != 0 && now-pinged > pong:
 		c.Close(protocol.ErrPongTimeout)
 	case pinged == 0 && now-seen > idle:
