@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -78,7 +79,8 @@ func runApps(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, store.Options{Path: cfg.Store.Path, DSN: cfg.Store.DSN, Reserved: reservedIn(cfg.Apps)})
+	st, err := store.Open(ctx, store.Options{Path: cfg.Store.Path, DSN: cfg.Store.DSN, Reserved: reservedIn(cfg.Apps),
+		Log: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		fmt.Fprintln(stderr, "pixiu:", err)
 		return 1

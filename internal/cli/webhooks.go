@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -50,7 +51,7 @@ func runWebhooks(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintln(stderr, "pixiu webhooks purge: --older-than must not be negative")
 		return 2
 	}
-	out, err := openOutbox(*file, *store, getenv)
+	out, err := openOutbox(*file, *store, getenv, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "pixiu:", err)
 		return 1
@@ -92,7 +93,7 @@ func runWebhooks(ctx context.Context, args []string, getenv func(string) string,
 	return 0
 }
 
-func openOutbox(file, store string, getenv func(string) string) (*webhook.SQLite, error) {
+func openOutbox(file, store string, getenv func(string) string, stderr io.Writer) (*webhook.SQLite, error) {
 	if store == "" {
 		cfg, err := config.Load(file, getenv)
 		if err != nil {
@@ -100,7 +101,7 @@ func openOutbox(file, store string, getenv func(string) string) (*webhook.SQLite
 		}
 		store = cfg.Store.Path
 	}
-	return webhook.OpenSQLite(store)
+	return webhook.OpenSQLite(store, slog.New(slog.NewTextHandler(stderr, nil)))
 }
 
 func webhookStatus(ctx context.Context, out *webhook.SQLite, asJSON bool, stdout io.Writer) error {

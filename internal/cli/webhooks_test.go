@@ -16,7 +16,7 @@ func TestWebhooksCommands(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := filepath.Join(t.TempDir(), "data", "pixiu.db")
-	out, err := webhook.OpenSQLite(store)
+	out, err := webhook.OpenSQLite(store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestWebhooksPurge(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := filepath.Join(t.TempDir(), "pixiu.db")
-	out, err := webhook.OpenSQLite(store)
+	out, err := webhook.OpenSQLite(store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

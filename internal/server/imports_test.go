@@ -23,6 +23,7 @@ func TestImportRules(t *testing.T) {
 		"internal/lograte":        {"internal/"},
 		"internal/httpwire":       {"internal/"},
 		"internal/apps":           {"internal/"},
+		"internal/dbfile":         {"internal/"},
 		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/usage":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/webhook":        {"internal/wsconn", "internal/restapi", "internal/console", "internal/store"},

@@ -94,7 +94,7 @@ func reserveAddr(t *testing.T) string {
 // waitCounts polls the outbox file (as another process would) until ok.
 func waitCounts(t *testing.T, store string, ok func(webhook.Counts) bool) {
 	t.Helper()
-	out, err := webhook.OpenSQLite(store)
+	out, err := webhook.OpenSQLite(store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

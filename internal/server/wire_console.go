@@ -38,7 +38,8 @@ func (s *Server) wireStore() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.configApps = s.apps.List()
-	st, err := store.Open(ctx, store.Options{Path: s.cfg.Store.Path, DSN: s.cfg.Store.DSN, Reserved: reservedBy(s.configApps)})
+	st, err := store.Open(ctx, store.Options{Path: s.cfg.Store.Path, DSN: s.cfg.Store.DSN, Reserved: reservedBy(s.configApps),
+		Log: s.log})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 // outbox; the transport is closed before (its closer runs first), so the
 // vacate events of the last sockets are written out.
 func (s *Server) wireWebhooks() error {
-	ob, err := webhook.OpenSQLite(s.cfg.Store.Path)
+	ob, err := webhook.OpenSQLite(s.cfg.Store.Path, s.log)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pixiu-io/pixiu/internal/dbfile"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite", pure Go
@@ -26,6 +27,9 @@ type Options struct {
 	// Reserved reports whether an id or key is taken outside the store (the
 	// config file's apps); generated credentials avoid them. May be nil.
 	Reserved func(id, key string) bool
+	// Log receives the one kind of line the store writes: that it made the
+	// SQLite files private (0600). Default: discard.
+	Log *slog.Logger
 }
 
 // ErrNotFound is returned for an unknown app id.
@@ -56,7 +60,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db, err = sql.Open("pgx", opts.DSN)
 	} else {
 		d = dialect{name: "sqlite"}
-		db, err = openSQLite(opts.Path)
+		db, err = openSQLite(opts.Path, opts.Log)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", d.name, err)
@@ -72,14 +76,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func openSQLite(path string) (*sql.DB, error) {
+func openSQLite(path string, log *slog.Logger) (*sql.DB, error) {
 	if path == "" {
 		path = "pixiu-data/pixiu.db"
 	}
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
+	// The file holds secrets: 0600 in a 0700 directory (-wal and -shm
+	// inherit the file's mode).
+	if err := dbfile.Prepare(path, log); err != nil {
+		return nil, err
 	}
 	// WAL lets readers run beside one writer; busy_timeout makes a second
 	// process (the CLI beside a running server) wait instead of failing;

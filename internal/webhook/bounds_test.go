@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +38,7 @@ func TestOutboxCap(t *testing.T) {
 	a := app("a", apps.Webhook{URL: rcv.URL})
 	var logs pixiutest.SyncBuffer
 	path := filepath.Join(t.TempDir(), "pixiu.db")
-	out, err := webhook.OpenSQLite(path)
+	out, err := webhook.OpenSQLite(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestOutboxCap(t *testing.T) {
 func TestDeadLettersPruned(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "pixiu.db")
-	out, err := webhook.OpenSQLite(path)
+	out, err := webhook.OpenSQLite(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestFullDiskLoggedOncePerMinute(t *testing.T) {
 	rcv := pixiutest.NewReceiver(t)
 	rcv.Fail(1 << 30) // nothing leaves the outbox: it must grow
 	a := app("a", apps.Webhook{URL: rcv.URL})
-	out, err := webhook.OpenSQLite(filepath.Join(t.TempDir(), "pixiu.db"))
+	out, err := webhook.OpenSQLite(filepath.Join(t.TempDir(), "pixiu.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,4 +208,26 @@ func TestFullDiskLoggedOncePerMinute(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestOutboxFilePrivate: `pixiu webhooks …` may be the first to create the
+// store file; it is private like the store's (0600 in a 0700 directory).
+func TestOutboxFilePrivate(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "data", "pixiu.db")
+	out, err := webhook.OpenSQLite(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if err := out.Append(context.Background(), []*webhook.Entry{{AppID: "a", URL: "http://127.0.0.1:9/", Group: "g",
+		Time: time.Now(), Event: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{filepath.Dir(path): 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != want {
+			t.Fatalf("%s: %v %v, want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
 }

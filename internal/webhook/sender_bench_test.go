@@ -24,7 +24,7 @@ func BenchmarkObserve(b *testing.B) {
 		SocketID: "1.2", UserID: "u1"}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			out, err := webhook.OpenSQLite(b.TempDir() + "/pixiu.db")
+			out, err := webhook.OpenSQLite(b.TempDir()+"/pixiu.db", nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -62,7 +62,7 @@ func start(t *testing.T, path string, opts webhook.Options, list ...*apps.App) *
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "pixiu.db")
 	}
-	out, err := webhook.OpenSQLite(path)
+	out, err := webhook.OpenSQLite(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +368,7 @@ func TestObserveNeverBlocksAndSpills(t *testing.T) {
 	t.Parallel()
 	rcv := pixiutest.NewReceiver(t)
 	a := app("a", apps.Webhook{URL: rcv.URL})
-	out, err := webhook.OpenSQLite(filepath.Join(t.TempDir(), "pixiu.db"))
+	out, err := webhook.OpenSQLite(filepath.Join(t.TempDir(), "pixiu.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestResumesFromOutbox(t *testing.T) {
 	rcv := pixiutest.NewReceiver(t)
 	a := app("a", apps.Webhook{URL: rcv.URL})
 	path := filepath.Join(t.TempDir(), "pixiu.db")
-	out, err := webhook.OpenSQLite(path)
+	out, err := webhook.OpenSQLite(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestReplayFromAnotherProcess(t *testing.T) {
 	e.Observe(occupied("a", "c1"))
 	e.Observe(occupied("a", "c2"))
 	ctx := context.Background()
-	other, err := webhook.OpenSQLite(e.path)
+	other, err := webhook.OpenSQLite(e.path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/pixiu-io/pixiu/internal/dbfile"
 
 	_ "modernc.org/sqlite" // SQLite driver "sqlite", pure Go
 )
@@ -53,13 +54,13 @@ CREATE INDEX IF NOT EXISTS webhook_batches_dead ON webhook_batches (dead, update
 `
 
 // OpenSQLite opens (creating if needed) the outbox in the SQLite file at
-// path, creating its directory. Durability: synchronous=FULL, so a committed
-// event survives a power cut, not only a process crash.
-func OpenSQLite(path string) (*SQLite, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("webhook outbox: %w", err)
-		}
+// path, creating its directory. The file is the store's and holds secrets:
+// it is made private (0600, directory 0700; changes logged on log, which may
+// be nil). Durability: synchronous=FULL, so a committed event survives a
+// power cut, not only a process crash.
+func OpenSQLite(path string, log *slog.Logger) (*SQLite, error) {
+	if err := dbfile.Prepare(path, log); err != nil {
+		return nil, fmt.Errorf("webhook outbox: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)&_txlock=immediate"
