@@ -163,6 +163,14 @@ test('console: sign in, create an app, debug console, event creator, quota', asy
     // Sign out: the console asks for the password again.
     await page.click('#signout');
     await page.locator('#password').waitFor();
+
+    // Sign out everywhere (after a confirmation) ends this session too.
+    await page.fill('#password', PASSWORD);
+    await page.click('#signin');
+    await page.locator('#signout-all').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await page.click('#signout-all');
+    await page.locator('#login-error', { hasText: 'Signed out everywhere' }).waitFor();
     assert.deepEqual(unexpected(problems), []);
   } catch (err) {
     await page.screenshot({ path: outputPath('console-failure.png') }).catch(() => {});

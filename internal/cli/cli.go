@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -22,6 +23,7 @@ Usage:
   pixiu users --channel presence-…
   pixiu webhooks status | dead-letters [--app ID] [--json] | replay (ID ... | --all) | purge [--app ID] [--older-than D]
   pixiu apps create NAME | list | show ID | update ID --flag… | rotate-secret ID | delete ID
+  pixiu console reset-password [--password-stdin] | sign-out-everywhere
   pixiu config check FILE | pixiu config default
   pixiu version
 `
@@ -48,6 +50,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return runConfig(rest, getenv, stdout, stderr)
 	case "apps":
 		return runApps(ctx, rest, getenv, stdout, stderr)
+	case "console":
+		return runConsole(ctx, rest, getenv, os.Stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pixiu", Version)
 		return 0

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -111,6 +112,10 @@ type Store struct {
 type Console struct {
 	Enabled  *bool  `yaml:"enabled"`  // default true
 	Password string `yaml:"password"` // env PIXIU_CONSOLE_PASSWORD; generated and printed once if empty
+	// TrustedProxies are reverse proxies (addresses or CIDR prefixes) whose
+	// X-Forwarded-For names the client for sign-in throttling (env
+	// PIXIU_CONSOLE_TRUSTED_PROXIES, comma-separated). Default: none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Cluster configures the cluster engine.
@@ -275,6 +280,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	if v := getenv("PIXIU_CONSOLE_PASSWORD"); v != "" {
 		c.Console.Password = v
+	}
+	if v := getenv("PIXIU_CONSOLE_TRUSTED_PROXIES"); v != "" {
+		c.Console.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.Console.TrustedProxies = append(c.Console.TrustedProxies, p)
+			}
+		}
 	}
 	if v := getenv("PIXIU_CLUSTER"); v != "" {
 		c.Cluster.Redis = v
@@ -461,6 +474,15 @@ func (c *Config) Validate() error {
 		if err := a.Validate(); errors.As(err, &fe) {
 			k := fe.Keys()[0]
 			return &ValidationError{Field: f + "." + k, Err: errors.New(fe[k])}
+		}
+	}
+	for i, p := range c.Console.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			return &ValidationError{Field: fmt.Sprintf("console.trusted_proxies[%d]", i),
+				Err: fmt.Errorf("%q is neither an IP address nor a CIDR prefix", p)}
 		}
 	}
 	if c.Webhooks.DeadLetterRetention < 0 {

@@ -13,12 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pixiu-io/pixiu/internal/store"
 )
 
 // Store settings (meta names) the console keeps.
@@ -28,27 +29,37 @@ const (
 )
 
 const (
-	cookieName     = "pixiu_console"
-	csrfHeader     = "X-CSRF-Token"
-	pbkdf2Iter     = 100_000
-	maxFailures    = 10 // failed sign-ins per client address per failureWindow
-	failureWindow  = time.Minute
-	maxFailureKeys = 10_000
+	cookieName = "pixiu_console"
+	csrfHeader = "X-CSRF-Token"
+	pbkdf2Iter = 100_000
 )
 
+// sessionCheckTTL is how long a node trusts its last look at a session
+// row: a sign-out on another node takes effect there within it.
+const sessionCheckTTL = 2 * time.Second
+
+// maxSessionCache bounds the cache of confirmed sessions.
+const maxSessionCache = 4096
+
 // authenticator checks the admin password and issues and verifies session
-// cookies and CSRF tokens. Sessions are stateless signed tokens, so every
-// node sharing the store accepts them and they survive restarts; sign-out
-// revokes a session on the node that served it.
+// cookies and CSRF tokens. A session is a signed token (id, expiry) whose id
+// is also recorded in the store: signing out deletes the row, so it holds
+// across restarts and on every node sharing the store; each request checks
+// the row, trusting a confirmation for sessionCheckTTL.
 type authenticator struct {
 	now   func() time.Time
 	ttl   time.Duration
-	check func(password string) bool // constant-time
-	key   []byte                     // HMAC key of tokens; changes with the password
+	store *store.Store
+	log   *slog.Logger
+	// fixed checks the configured password (constant-time); nil when the
+	// password is the store's, whose hash is read at each sign-in so that
+	// `pixiu console reset-password` applies to running servers.
+	fixed func(password string) bool
+	key   []byte // HMAC key of tokens; changes with a configured password
 
 	mu       sync.Mutex
-	revoked  map[string]time.Time   // session id → expiry; guarded by mu
-	failures map[string][]time.Time // client address → recent failures; guarded by mu
+	checked  map[[16]byte]time.Time // session id → when the store last confirmed it; guarded by mu
+	throttle throttle
 }
 
 // session is a verified sign-in.
@@ -58,28 +69,20 @@ type session struct {
 }
 
 func newAuthenticator(ctx context.Context, opts Options, log *slog.Logger) (*authenticator, error) {
-	a := &authenticator{now: opts.Now, ttl: opts.SessionTTL,
-		revoked: map[string]time.Time{}, failures: map[string][]time.Time{}}
-	var fingerprint string
+	a := &authenticator{now: opts.Now, ttl: opts.SessionTTL, store: opts.Store, log: log,
+		checked: map[[16]byte]time.Time{}}
+	if err := a.throttle.init(opts); err != nil {
+		return nil, err
+	}
+	fingerprint := "store"
 	if opts.Password != "" {
 		want := sha256.Sum256([]byte(opts.Password))
-		a.check = func(p string) bool {
+		a.fixed = func(p string) bool {
 			got := sha256.Sum256([]byte(p))
 			return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 		}
 		fp := sha256.Sum256(want[:])
 		fingerprint = "config:" + hex.EncodeToString(fp[:])
-	} else {
-		hash, err := storedPasswordHash(ctx, opts, log)
-		if err != nil {
-			return nil, err
-		}
-		ph, err := parsePasswordHash(hash)
-		if err != nil {
-			return nil, err
-		}
-		a.check = ph.verify
-		fingerprint = hash
 	}
 	skey, _, err := opts.Store.PutMetaIfAbsent(ctx, metaSessionKey, randomHex(32))
 	if err != nil {
@@ -91,30 +94,99 @@ func newAuthenticator(ctx context.Context, opts Options, log *slog.Logger) (*aut
 	return a, nil
 }
 
-// storedPasswordHash returns the stored password hash, generating a password
-// on the first start. Of several nodes starting at once, the one whose hash
-// is stored logs its password; the others never had a usable one.
-func storedPasswordHash(ctx context.Context, opts Options, log *slog.Logger) (string, error) {
-	hash, ok, err := opts.Store.Meta(ctx, metaPasswordHash)
+var errStarting = &Error{Status: http.StatusServiceUnavailable, Message: "the console is starting: try again in a moment"}
+
+// check reports whether password is the admin password.
+func (a *authenticator) check(ctx context.Context, password string) (bool, error) {
+	if a.fixed != nil {
+		return a.fixed(password), nil
+	}
+	hash, ok, err := a.store.Meta(ctx, metaPasswordHash)
 	if err != nil {
-		return "", fmt.Errorf("console: password: %w", err)
+		return false, err
+	}
+	if !ok {
+		return false, errStarting // Start has not run yet
+	}
+	ph, err := parsePasswordHash(hash)
+	if err != nil {
+		return false, err
+	}
+	return ph.verify(password), nil
+}
+
+// start makes sure a password exists: on the first start it generates one,
+// stores its hash and logs it once. Of several nodes starting at once, the
+// one whose hash is stored logs its password; the others never had a
+// usable one.
+func (a *authenticator) start(ctx context.Context) error {
+	if a.fixed != nil {
+		return nil
+	}
+	_, ok, err := a.store.Meta(ctx, metaPasswordHash)
+	if err != nil {
+		return fmt.Errorf("console: password: %w", err)
 	}
 	if ok {
-		log.Info("console: sign in with the password generated on the first start, or set PIXIU_CONSOLE_PASSWORD")
-		return hash, nil
+		a.log.Info("console: sign in with the password generated on the first start " +
+			"(pixiu console reset-password makes a new one), or set PIXIU_CONSOLE_PASSWORD")
+		return nil
 	}
 	password := generatePassword()
-	hash, won, err := opts.Store.PutMetaIfAbsent(ctx, metaPasswordHash, hashPassword(password))
+	_, won, err := a.store.PutMetaIfAbsent(ctx, metaPasswordHash, hashPassword(password))
 	if err != nil {
-		return "", fmt.Errorf("console: password: %w", err)
+		return fmt.Errorf("console: password: %w", err)
 	}
 	if won {
 		// The one time the password exists outside the operator's hands:
 		// it is printed once and only its hash is kept.
-		log.Warn("console: generated the admin password; it is shown only this once "+
-			"(set PIXIU_CONSOLE_PASSWORD to choose one)", "password", password)
+		a.log.Warn("console: generated the admin password; it is shown only this once "+
+			"(set PIXIU_CONSOLE_PASSWORD to choose one, or run pixiu console reset-password)", "password", password)
 	}
-	return hash, nil
+	return nil
+}
+
+// ResetPassword sets the console's stored admin password to password, or to
+// a generated one when password is empty, and signs every session out. It
+// returns the password set and how many sessions it ended. A running server
+// uses the new password at its next sign-in.
+func ResetPassword(ctx context.Context, st *store.Store, password string) (string, int, error) {
+	if password == "" {
+		password = generatePassword()
+	} else if err := checkNewPassword(password); err != nil {
+		return "", 0, err
+	}
+	n, err := st.PutMetaEndingSessions(ctx, metaPasswordHash, hashPassword(password))
+	if err != nil {
+		return "", 0, fmt.Errorf("console: reset password: %w", err)
+	}
+	return password, n, nil
+}
+
+// Password limits for ResetPassword.
+const (
+	minPasswordLen = 12
+	maxPasswordLen = 1024
+)
+
+func checkNewPassword(p string) error {
+	switch {
+	case len(p) < minPasswordLen:
+		return fmt.Errorf("console: the password must have at least %d characters", minPasswordLen)
+	case len(p) > maxPasswordLen:
+		return fmt.Errorf("console: the password must have at most %d bytes", maxPasswordLen)
+	}
+	return nil
+}
+
+// SignOutEverywhere ends every console session; it returns how many were
+// valid.
+func SignOutEverywhere(ctx context.Context, st *store.Store) (int, error) {
+	n, err := st.EndAllSessions(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("console: sign out everywhere: %w", err)
+	}
+	return n, nil
 }
 
 // generatePassword returns 20 random characters (100 bits) in groups of five.
@@ -183,15 +255,53 @@ func (a *authenticator) mac(parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-// newSession returns a new session and its cookie value.
-func (a *authenticator) newSession() (*session, string) {
+// newSession records a new session in the store and returns it with its
+// cookie value.
+func (a *authenticator) newSession(ctx context.Context) (*session, string, error) {
 	s := &session{expires: a.now().Add(a.ttl)}
 	_, _ = rand.Read(s.id[:])
+	if err := a.store.AddSession(ctx, s.id[:], s.expires); err != nil {
+		return nil, "", err
+	}
+	a.confirmed(s.id)
 	payload := make([]byte, 24)
 	copy(payload, s.id[:])
 	binary.BigEndian.PutUint64(payload[16:], uint64(s.expires.Unix()))
 	enc := base64.RawURLEncoding
-	return s, enc.EncodeToString(payload) + "." + enc.EncodeToString(a.mac([]byte("session\x00"), payload))
+	return s, enc.EncodeToString(payload) + "." + enc.EncodeToString(a.mac([]byte("session\x00"), payload)), nil
+}
+
+func (a *authenticator) confirmed(id [16]byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.checked) >= maxSessionCache {
+		clear(a.checked)
+	}
+	a.checked[id] = a.now()
+}
+
+// active reports whether the store still holds session s, trusting a
+// confirmation younger than sessionCheckTTL.
+func (a *authenticator) active(ctx context.Context, s *session) (bool, error) {
+	a.mu.Lock()
+	at, ok := a.checked[s.id]
+	a.mu.Unlock()
+	if ok && a.now().Sub(at) < sessionCheckTTL {
+		return true, nil
+	}
+	ok, err := a.store.SessionActive(ctx, s.id[:], a.now())
+	if err != nil || !ok {
+		a.forget(s.id)
+		return false, err
+	}
+	a.confirmed(s.id)
+	return true, nil
+}
+
+func (a *authenticator) forget(id [16]byte) {
+	a.mu.Lock()
+	delete(a.checked, id)
+	a.mu.Unlock()
 }
 
 var (
@@ -199,6 +309,7 @@ var (
 	errBadToken  = &Error{Status: http.StatusUnauthorized, Message: "invalid session: sign in again"}
 	errExpired   = &Error{Status: http.StatusUnauthorized, Message: "session expired: sign in again"}
 	errRevoked   = &Error{Status: http.StatusUnauthorized, Message: "signed out: sign in again"}
+	errNoStore   = &Error{Status: http.StatusServiceUnavailable, Message: "the console's store does not answer: try again"}
 	errNoCSRF    = &Error{Status: http.StatusForbidden,
 		Message: "missing CSRF token: send the page's csrf-token meta tag in the X-CSRF-Token header"}
 	errBadCSRF = &Error{Status: http.StatusForbidden, Message: "invalid CSRF token: reload the page"}
@@ -222,10 +333,12 @@ func (a *authenticator) session(r *http.Request) (*session, error) {
 	if !a.now().Before(s.expires) {
 		return nil, errExpired
 	}
-	a.mu.Lock()
-	_, revoked := a.revoked[string(s.id[:])]
-	a.mu.Unlock()
-	if revoked {
+	ok, err = a.active(r.Context(), s)
+	if err != nil {
+		a.log.Warn("console: check session", "err", err)
+		return nil, errNoStore
+	}
+	if !ok {
 		return nil, errRevoked
 	}
 	return s, nil
@@ -247,50 +360,44 @@ func (a *authenticator) checkCSRF(r *http.Request, s *session) error {
 	return nil
 }
 
-func (a *authenticator) revoke(s *session) {
-	now := a.now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for id, exp := range a.revoked {
-		if !now.Before(exp) {
-			delete(a.revoked, id)
-		}
-	}
-	a.revoked[string(s.id[:])] = s.expires
+// revoke ends session s everywhere.
+func (a *authenticator) revoke(ctx context.Context, s *session) error {
+	a.forget(s.id)
+	return a.store.EndSession(ctx, s.id[:])
 }
 
-// allowAttempt reports whether the client may try a password now.
-func (a *authenticator) allowAttempt(client string) bool {
-	cutoff := a.now().Add(-failureWindow)
+// revokeAll ends every session, on every node within sessionCheckTTL.
+func (a *authenticator) revokeAll(ctx context.Context) (int, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	recent := a.failures[client]
-	for len(recent) > 0 && recent[0].Before(cutoff) {
-		recent = recent[1:]
-	}
-	if len(recent) == 0 {
-		delete(a.failures, client)
-	} else {
-		a.failures[client] = recent
-	}
-	return len(recent) < maxFailures
+	clear(a.checked)
+	a.mu.Unlock()
+	return SignOutEverywhere(ctx, a.store)
 }
 
-func (a *authenticator) recordFailure(client string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.failures) >= maxFailureKeys {
-		clear(a.failures) // bounded memory beats perfect accounting under a flood
-	}
-	a.failures[client] = append(a.failures[client], a.now())
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// device returns the id of the request's valid device cookie, or "".
+func (a *authenticator) device(r *http.Request) string {
+	ck, err := r.Cookie(deviceCookie)
 	if err != nil {
-		return r.RemoteAddr
+		return ""
 	}
-	return host
+	id64, m64, ok := strings.Cut(ck.Value, ".")
+	id, err1 := base64.RawURLEncoding.DecodeString(id64)
+	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
+	if !ok || err1 != nil || err2 != nil || len(id) != 16 || !hmac.Equal(mac, a.mac([]byte("device\x00"), id)) {
+		return ""
+	}
+	return id64
+}
+
+// deviceValue returns the cookie value of device id64, or of a new device.
+func (a *authenticator) deviceValue(id64 string) string {
+	if id64 == "" {
+		id := make([]byte, 16)
+		_, _ = rand.Read(id)
+		id64 = base64.RawURLEncoding.EncodeToString(id)
+	}
+	id, _ := base64.RawURLEncoding.DecodeString(id64)
+	return id64 + "." + base64.RawURLEncoding.EncodeToString(a.mac([]byte("device\x00"), id))
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
@@ -299,26 +406,61 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return errorf(http.StatusUnsupportedMediaType, "send the password as application/json")
 	}
-	client := clientAddr(r)
-	if !c.auth.allowAttempt(client) {
-		return errorf(http.StatusTooManyRequests, "too many failed sign-ins: wait a minute and try again")
-	}
 	var body struct {
 		Password string `json:"password"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	if body.Password == "" || !c.auth.check(body.Password) {
-		c.auth.recordFailure(client)
+	a, t := c.auth, &c.auth.throttle
+	client := t.client(r)
+	dev := a.device(r)
+	key := sourceKey(client)
+	if dev != "" {
+		key = "device " + dev // throttled on its own, outside the global queue
+	}
+	release, retry := t.admit(key, a.now())
+	if retry > 0 {
+		if n := t.refusedSinceLog(a.now()); n > 0 {
+			c.log.Warn("console: sign-in attempts refused by throttling", "attempts", n, "last_source", client.String())
+		}
+		w.Header().Set("Retry-After", retryAfter(retry))
+		return errorf(http.StatusTooManyRequests, "too many failed sign-ins from your address: try again in %s s",
+			retryAfter(retry))
+	}
+	defer release()
+	if dev == "" {
+		if err := t.turn(r.Context(), a.now()); err != nil {
+			return errorf(http.StatusServiceUnavailable, "sign-in cancelled")
+		}
+	}
+	ok, err := a.check(r.Context(), body.Password)
+	if err != nil {
+		return err
+	}
+	if body.Password == "" || !ok {
+		n, wait := t.fail(key, a.now())
+		// Never the password: only where the attempt came from.
+		c.log.Warn("console: failed sign-in", "source", client.String(), "peer", r.RemoteAddr,
+			"known_device", dev != "", "failures", n, "throttled_for", wait)
 		return errorf(http.StatusUnauthorized, "wrong password")
 	}
-	s, value := c.auth.newSession()
+	t.succeed(key)
+	s, value, err := a.newSession(r.Context())
+	if err != nil {
+		return err
+	}
+	secure := isTLS(r)
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: value, Path: "/console", Expires: s.expires, MaxAge: int(c.opts.SessionTTL / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isTLS(r),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
-	writeJSON(w, http.StatusOK, map[string]any{"csrf_token": c.auth.csrfToken(s), "expires": s.expires.UTC()})
+	http.SetCookie(w, &http.Cookie{
+		Name: deviceCookie, Value: a.deviceValue(dev), Path: "/console/api/login", MaxAge: int(deviceTTL / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
+	})
+	c.log.Info("console: signed in", "source", client.String())
+	writeJSON(w, http.StatusOK, map[string]any{"csrf_token": a.csrfToken(s), "expires": s.expires.UTC()})
 	return nil
 }
 
@@ -326,12 +468,30 @@ func isTLS(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-func (c *Console) logout(w http.ResponseWriter, r *http.Request) error {
-	if s, err := c.auth.session(r); err == nil {
-		c.auth.revoke(s)
-	}
+func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isTLS(r)})
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) error {
+	if s, err := c.auth.session(r); err == nil {
+		if err := c.auth.revoke(r.Context(), s); err != nil {
+			return err
+		}
+	}
+	clearSessionCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// logoutEverywhere ends every session, this one included, on every node.
+func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request) error {
+	n, err := c.auth.revokeAll(r.Context())
+	if err != nil {
+		return err
+	}
+	c.log.Info("console: signed out everywhere", "sessions", n, "source", c.auth.throttle.client(r).String())
+	clearSessionCookie(w, r)
+	writeJSON(w, http.StatusOK, map[string]any{"sessions_ended": n})
 	return nil
 }

@@ -42,9 +42,13 @@ type Options struct {
 	Admit func(ctx context.Context, app *apps.App, messages int) error
 
 	// Password is the admin password (config or PIXIU_CONSOLE_PASSWORD).
-	// When empty, one is generated on the first start, its hash stored and
-	// the password logged once.
+	// When empty, the password is the store's: Start generates one on the
+	// first start, stores its hash and logs the password once.
 	Password string
+	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies
+	// whose X-Forwarded-For is believed for sign-in throttling. Default:
+	// none (the peer address is the client).
+	TrustedProxies []string
 	// SessionTTL is how long a sign-in lasts (default 12h).
 	SessionTTL time.Duration
 
@@ -71,8 +75,8 @@ type Console struct {
 	closed    chan struct{} // closed by Close: ends every debug stream
 }
 
-// New prepares the console: it loads or creates the password hash and the
-// session key in the store.
+// New prepares the console: it loads or creates the session key in the
+// store. Sign-in works once Start has run.
 func New(ctx context.Context, opts Options) (*Console, error) {
 	if opts.Store == nil || opts.Apps == nil || opts.Hub == nil || opts.Usage == nil || opts.Tap == nil {
 		return nil, errors.New("console: Store, Apps, Hub, Usage and Tap are required")
@@ -107,6 +111,14 @@ func New(ctx context.Context, opts Options) (*Console, error) {
 	return c, nil
 }
 
+// Start is called once the server is listening (its port bound): on the
+// first start it generates the admin password, stores its hash and logs the
+// password, so that a start that fails (port in use) does not consume the
+// one-time password. Until Start, sign-ins are answered 503.
+func (c *Console) Start(ctx context.Context) error {
+	return c.auth.start(ctx)
+}
+
 // versionOf hashes the embedded assets, so their URLs change with them and
 // browsers may cache them for long.
 func versionOf(fsys fs.FS) string {
@@ -136,6 +148,7 @@ func (c *Console) routes() {
 
 	m.Handle("POST /console/api/login", c.handle(c.login))
 	m.Handle("POST /console/api/logout", c.mutating(c.logout))
+	m.Handle("POST /console/api/logout-everywhere", c.mutating(c.logoutEverywhere))
 	m.Handle("GET /console/api/apps", c.reading(c.listApps))
 	m.Handle("POST /console/api/apps", c.mutating(c.createApp))
 	m.Handle("GET /console/api/apps/{id}", c.reading(c.getApp))

@@ -129,6 +129,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
+	if err := s.startConsole(); err != nil { // only now: a failed start keeps the one-time password unmade
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -181,6 +181,7 @@ func (s *Server) wireConsole(mux *http.ServeMux) error {
 			return s.usage.Admit(app.ID, app.DailyMessageQuota, int64(n))
 		},
 		Password:          s.cfg.Console.Password,
+		TrustedProxies:    s.cfg.Console.TrustedProxies,
 		MaxEventBytes:     s.cfg.Limits.MaxEventBytes,
 		MaxChannelNameLen: s.cfg.Limits.MaxChannelNameLen,
 		MaxEventNameLen:   s.cfg.Limits.MaxEventNameLen,
@@ -193,6 +194,17 @@ func (s *Server) wireConsole(mux *http.ServeMux) error {
 	mux.Handle("/console", c)
 	mux.Handle("/console/", c)
 	return nil
+}
+
+// startConsole runs once every listener is bound: on the first start the
+// console generates (and logs) its admin password.
+func (s *Server) startConsole() error {
+	if s.console == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.console.Start(ctx)
 }
 
 // stopConsoleStreams ends the console's debug streams when the HTTP server

@@ -137,6 +137,10 @@ var schema = []string{
 		name TEXT PRIMARY KEY,
 		value TEXT NOT NULL
 	)`,
+	`CREATE TABLE IF NOT EXISTS console_sessions (
+		id TEXT PRIMARY KEY,
+		expires_at BIGINT NOT NULL
+	)`,
 }
 
 // migrate creates the tables; concurrent first starts (several nodes, or the

@@ -178,7 +178,7 @@ func TestFullDiskLoggedOncePerMinute(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close(); out.Close() })
 	i := 0
-	pixiutest.WaitFor(t, 20*time.Second, func() error {
+	pixiutest.WaitFor(t, 30*time.Second, func() error {
 		for range 2 {
 			done := make(chan struct{})
 			go func() { s.Observe(occupied("a", fmt.Sprintf("c%04d", i))); close(done) }()
@@ -202,7 +202,7 @@ func TestFullDiskLoggedOncePerMinute(t *testing.T) {
 		t.Fatal(err)
 	}
 	rcv.Fail(0)
-	pixiutest.WaitFor(t, 10*time.Second, func() error {
+	pixiutest.WaitFor(t, 30*time.Second, func() error {
 		if n := len(rcv.Events()); n != i {
 			return fmt.Errorf("%d of %d events delivered; stats %+v", n, i, s.Stats())
 		}

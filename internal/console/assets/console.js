@@ -8,6 +8,7 @@
   const main = document.getElementById('main');
   const crumbs = document.getElementById('crumbs');
   const signout = document.getElementById('signout');
+  const signoutAll = document.getElementById('signout-all');
   let cleanup = []; // run when leaving a page (streams, timers)
 
   // ---- DOM and HTTP helpers ----
@@ -99,6 +100,7 @@
     cleanup = [];
     csrf = '';
     signout.hidden = true;
+    signoutAll.hidden = true;
     setCrumbs();
     const err = h('div', { class: 'form-error', id: 'login-error' }, message && message !== 'sign in to use the console' ? message : '');
     const pw = h('input', { type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', required: true, autofocus: true });
@@ -109,6 +111,7 @@
         const res = await api('POST', '/login', { password: pw.value });
         csrf = res.csrf_token;
         signout.hidden = false;
+        signoutAll.hidden = false;
         route();
       } catch (e2) {
         err.textContent = e2.message;
@@ -129,6 +132,16 @@
     showLogin('Signed out.');
   });
 
+  signoutAll.addEventListener('click', async () => {
+    if (!confirm('Sign out every console session, on every node, this one included?')) return;
+    try {
+      const res = await api('POST', '/logout-everywhere');
+      showLogin('Signed out everywhere (' + res.sessions_ended + ' sessions).');
+    } catch (e) {
+      toast(e.message);
+    }
+  });
+
   // ---- router ----
 
   async function route() {
@@ -136,6 +149,7 @@
     cleanup = [];
     if (!csrf) return showLogin();
     signout.hidden = false;
+    signoutAll.hidden = false;
     const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
     try {
       if (parts[0] === 'apps' && parts[1]) await appPage(parts[1], parts[2] || 'start');
