@@ -6,54 +6,53 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/server"
 )
 
+const serveSynopsis = `pixiu serve [--config FILE] [--host H] [--port P] [--demo=false] [--dev-app=false] [--cluster URL]
+
+Runs the server. Precedence: defaults < config file < PIXIU_* environment < flags.
+The configuration is checked as 'pixiu config check' does: serve refuses to start
+on any problem it reports.`
+
 // runServe runs `pixiu serve`. Precedence: defaults < file < PIXIU_* env < flags.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := newCommand("pixiu serve", serveSynopsis, stdout, stderr)
+	fs := c.fs
 	host := fs.String("host", "", "address to listen on (env PIXIU_HOST, default 0.0.0.0)")
 	port := fs.Int("port", 0, "port to listen on (env PIXIU_PORT, default 6001)")
 	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
-	demo := fs.String("demo", "", "serve the exchange demo under /demo (true/false, env PIXIU_DEMO, default true)")
-	devApp := fs.String("dev-app", "", "create the development app app-id/app-key/app-secret while no other app exists (true/false, env PIXIU_DEV_APP, default true)")
+	var demo, devApp boolFlag
+	fs.Var(&demo, "demo", "serve the exchange demo under /demo: true or false (env PIXIU_DEMO, default true)")
+	fs.Var(&devApp, "dev-app", "create the development app app-id/app-key/app-secret while no other app exists: true or false (env PIXIU_DEV_APP, default true)")
 	clusterURL := fs.String("cluster", "", "join a cluster through Redis, e.g. redis://127.0.0.1:6379/0 (env PIXIU_CLUSTER, default single node)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if _, code := c.parse(args, 0); code >= 0 {
+		return code
 	}
 	cfg, err := config.Load(*file, getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, "pixiu:", err)
+		reportConfigError(stderr, err)
 		return 1
 	}
-	if *host != "" {
-		cfg.Host = *host
-	}
-	if *port != 0 {
-		cfg.Port = *port
-	}
-	if *clusterURL != "" {
-		cfg.Cluster.Redis = *clusterURL
-	}
-	if *demo != "" {
-		b, err := strconv.ParseBool(*demo)
-		if err != nil {
-			fmt.Fprintln(stderr, "pixiu: --demo:", err)
-			return 2
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "host":
+			cfg.Host = *host
+		case "port":
+			cfg.Port = *port
+		case "cluster":
+			cfg.Cluster.Redis = *clusterURL
+		case "demo":
+			cfg.Demo = demo.v
+		case "dev-app":
+			cfg.DevApp = devApp.v
 		}
-		cfg.Demo = &b
-	}
-	if *devApp != "" {
-		b, err := strconv.ParseBool(*devApp)
-		if err != nil {
-			fmt.Fprintln(stderr, "pixiu: --dev-app:", err)
-			return 2
-		}
-		cfg.DevApp = &b
+	})
+	if err := cfg.Validate(); err != nil {
+		reportConfigError(stderr, err)
+		return 1
 	}
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
@@ -63,7 +62,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	tuneScheduler(getenv)
 	srv, err := server.New(cfg, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "pixiu:", err)
+		reportConfigError(stderr, err)
 		return 1
 	}
 	if err := srv.Run(ctx); err != nil {

@@ -1,15 +1,15 @@
-// Package config holds Pixiu's configuration as one plain struct: zero means
-// default, Validate names the offending field, and the CLI, file and
-// environment layers only fill the struct (defaults < file < PIXIU_* env < flags).
+// Package config holds Pixiu's configuration as one plain struct. The file
+// and environment layers only fill it (defaults < file < PIXIU_* env <
+// flags); a zero value means the default (ApplyDefaults), except in apps,
+// whose settings start from apps.Defaults. Load refuses unknown keys and
+// values of the wrong type with file and line; Validate checks every value
+// and names its key. `pixiu serve` and `pixiu config check` use both, so
+// they accept and refuse the same files.
 package config
 
 import (
-	"errors"
 	"fmt"
-	"net/netip"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -78,6 +78,8 @@ type Config struct {
 	// well-known secret. false never creates it and removes a stored one
 	// that still has the well-known secret (env PIXIU_DEV_APP). Default true.
 	DevApp *bool `yaml:"dev_app"`
+
+	src *source // where Load found each key (nil: not loaded)
 }
 
 // Limits are server-wide protocol limits (protocol.md §8).
@@ -133,7 +135,7 @@ type WebhookSettings struct {
 	RetryHorizon  Duration `yaml:"retry_horizon"`  // default 5m (as Pusher)
 	BatchInterval Duration `yaml:"batch_interval"` // default 250ms
 	BatchMax      int      `yaml:"batch_max"`      // default 50 events
-	VacateDelay   Duration `yaml:"vacate_delay"`   // default 3s
+	VacateDelay   Duration `yaml:"vacate_delay"`   // default 3s; negative: none
 	// DeadLetterRetention is how long dead letters are kept before they are
 	// deleted (env PIXIU_WEBHOOKS_DEAD_LETTER_RETENTION). Default 168h (7 days).
 	DeadLetterRetention Duration `yaml:"dead_letter_retention"`
@@ -149,8 +151,8 @@ type Duration time.Duration
 // UnmarshalYAML accepts "1m30s" or a plain number of seconds.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseDuration(n.Value)
-	if err != nil {
-		return err
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a duration such as 30s, 1m30s or 250ms, or a number of seconds, not %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -176,173 +178,6 @@ func DefaultApp() apps.App {
 	a.Name = "Default development app"
 	a.ClientEvents, a.SubscriptionCount = true, true
 	return a
-}
-
-// Load reads the file at path (if not empty) over the defaults and then applies
-// PIXIU_* environment variables from getenv. It does not validate.
-func Load(path string, getenv func(string) string) (Config, error) {
-	var c Config
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return c, fmt.Errorf("config: %w", err)
-		}
-		if err := decode(b, &c); err != nil {
-			return c, fmt.Errorf("config: %s: %w", path, err)
-		}
-	}
-	if err := c.applyEnv(getenv); err != nil {
-		return c, err
-	}
-	c.ApplyDefaults()
-	return c, nil
-}
-
-// decode reads a YAML document into c. Each app starts from apps.Defaults,
-// so a setting the file leaves out takes its default and one it sets (even
-// to zero) is kept.
-func decode(b []byte, c *Config) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return err
-	}
-	if len(root.Content) == 0 {
-		return nil // an empty file
-	}
-	if err := root.Decode(c); err != nil {
-		return err
-	}
-	if list := mapValue(root.Content[0], "apps"); list != nil && list.Kind == yaml.SequenceNode {
-		for i, n := range list.Content {
-			a := apps.App{Settings: apps.Defaults()}
-			if err := n.Decode(&a); err != nil {
-				return err
-			}
-			c.Apps[i] = a
-		}
-	}
-	return nil
-}
-
-// mapValue returns the value of key in mapping node m, or nil.
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	if m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func (c *Config) applyEnv(getenv func(string) string) error {
-	if getenv == nil {
-		return nil
-	}
-	if v := getenv("PIXIU_HOST"); v != "" {
-		c.Host = v
-	}
-	if v := getenv("PIXIU_PORT"); v != "" {
-		p, err := strconv.Atoi(v)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_PORT", Err: err}
-		}
-		c.Port = p
-	}
-	if v := getenv("PIXIU_USER_AUTH_TIMEOUT"); v != "" {
-		d, err := parseDuration(v)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_USER_AUTH_TIMEOUT", Err: err}
-		}
-		c.UserAuthTimeout = Duration(d)
-	}
-	if v := getenv("PIXIU_ACTIVITY_TIMEOUT"); v != "" {
-		d, err := parseDuration(v)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_ACTIVITY_TIMEOUT", Err: err}
-		}
-		c.ActivityTimeout = Duration(d)
-	}
-	if v := getenv("PIXIU_MAX_OUTBOUND_BYTES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_MAX_OUTBOUND_BYTES", Err: err}
-		}
-		c.Limits.MaxOutboundBytes = n
-	}
-	if v := getenv("PIXIU_STORE_PATH"); v != "" {
-		c.Store.Path = v
-	}
-	if v := getenv("PIXIU_STORE_DSN"); v != "" {
-		c.Store.DSN = v
-	}
-	if v := getenv("PIXIU_CONSOLE_PASSWORD"); v != "" {
-		c.Console.Password = v
-	}
-	if v := getenv("PIXIU_CONSOLE_TRUSTED_PROXIES"); v != "" {
-		c.Console.TrustedProxies = nil
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				c.Console.TrustedProxies = append(c.Console.TrustedProxies, p)
-			}
-		}
-	}
-	if v := getenv("PIXIU_CLUSTER"); v != "" {
-		c.Cluster.Redis = v
-	}
-	if v := getenv("PIXIU_NODE_ID"); v != "" {
-		c.Cluster.NodeID = v
-	}
-	if v := getenv("PIXIU_WEBHOOKS_DEAD_LETTER_RETENTION"); v != "" {
-		d, err := parseDuration(v)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_WEBHOOKS_DEAD_LETTER_RETENTION", Err: err}
-		}
-		c.Webhooks.DeadLetterRetention = Duration(d)
-	}
-	if v := getenv("PIXIU_WEBHOOKS_MAX_OUTBOX_EVENTS"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_WEBHOOKS_MAX_OUTBOX_EVENTS", Err: err}
-		}
-		c.Webhooks.MaxOutboxEvents = n
-	}
-	if v := getenv("PIXIU_PPROF"); v != "" {
-		c.PprofAddr = v
-	}
-	if v := getenv("PIXIU_ADMIN_ADDR"); v != "" {
-		c.AdminAddr = v
-	}
-	if v := getenv("PIXIU_LOG_LEVEL"); v != "" {
-		c.LogLevel = v
-	}
-	if v := getenv("PIXIU_DEV_APP"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_DEV_APP", Err: err}
-		}
-		c.DevApp = &b
-	}
-	if v := getenv("PIXIU_DEMO_APP_ID"); v != "" {
-		c.DemoAppID = v
-	}
-	if v := getenv("PIXIU_DEMO"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return &ValidationError{Field: "PIXIU_DEMO", Err: err}
-		}
-		c.Demo = &b
-	}
-	// One app from the environment, added to the file's apps.
-	id, key, secret := getenv("PIXIU_APP_ID"), getenv("PIXIU_APP_KEY"), getenv("PIXIU_APP_SECRET")
-	if id != "" || key != "" || secret != "" {
-		a := DefaultApp()
-		a.ID, a.Key, a.Secret, a.Name = id, key, secret, id
-		c.Apps = append(c.Apps, a)
-	}
-	return nil
 }
 
 // ApplyDefaults fills every zero field with its default.
@@ -428,70 +263,6 @@ func setInt(p *int, def int) {
 	if *p == 0 {
 		*p = def
 	}
-}
-
-// ValidationError names the configuration field that is wrong.
-type ValidationError struct {
-	Field string
-	Err   error
-}
-
-func (e *ValidationError) Error() string { return "config: " + e.Field + ": " + e.Err.Error() }
-func (e *ValidationError) Unwrap() error { return e.Err }
-
-// Validate checks the configuration after defaults are applied.
-func (c *Config) Validate() error {
-	if c.Port < 0 || c.Port > 65535 {
-		return &ValidationError{Field: "port", Err: fmt.Errorf("%d out of range", c.Port)}
-	}
-	if c.ActivityTimeout.D() < time.Second {
-		return &ValidationError{Field: "activity_timeout", Err: errors.New("must be at least 1s")}
-	}
-	if c.UserAuthTimeout.D() < time.Second {
-		return &ValidationError{Field: "user_auth_timeout", Err: errors.New("must be at least 1s")}
-	}
-	if c.AdminAddr != "" && c.PprofAddr != "" {
-		return &ValidationError{Field: "pprof_addr", Err: errors.New("not with admin_addr, which serves pprof itself")}
-	}
-	if c.Limits.HTTPRequestTimeout < 0 || c.Limits.HTTPWriteTimeout < 0 {
-		return &ValidationError{Field: "limits.http_request_timeout", Err: errors.New("timeouts must be positive")}
-	}
-	seenID, seenKey := map[string]bool{}, map[string]bool{}
-	for i, a := range c.Apps {
-		f := fmt.Sprintf("apps[%d]", i)
-		switch {
-		case a.ID == "" || a.Key == "" || a.Secret == "":
-			return &ValidationError{Field: f, Err: errors.New("id, key and secret are required")}
-		case strings.ContainsAny(a.ID+a.Key, "/?#: "):
-			return &ValidationError{Field: f, Err: errors.New("id and key may not contain / ? # : or spaces")}
-		case seenID[a.ID]:
-			return &ValidationError{Field: f + ".id", Err: fmt.Errorf("duplicate id %q", a.ID)}
-		case seenKey[a.Key]:
-			return &ValidationError{Field: f + ".key", Err: fmt.Errorf("duplicate key %q", a.Key)}
-		}
-		seenID[a.ID], seenKey[a.Key] = true, true
-		var fe apps.FieldErrors
-		if err := a.Validate(); errors.As(err, &fe) {
-			k := fe.Keys()[0]
-			return &ValidationError{Field: f + "." + k, Err: errors.New(fe[k])}
-		}
-	}
-	for i, p := range c.Console.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err == nil {
-			continue
-		}
-		if _, err := netip.ParseAddr(p); err != nil {
-			return &ValidationError{Field: fmt.Sprintf("console.trusted_proxies[%d]", i),
-				Err: fmt.Errorf("%q is neither an IP address nor a CIDR prefix", p)}
-		}
-	}
-	if c.Webhooks.DeadLetterRetention < 0 {
-		return &ValidationError{Field: "webhooks.dead_letter_retention", Err: errors.New("must not be negative")}
-	}
-	if c.Webhooks.MaxOutboxEvents < 0 {
-		return &ValidationError{Field: "webhooks.max_outbox_events", Err: errors.New("must not be negative")}
-	}
-	return nil
 }
 
 // Addr is host:port for listening.
