@@ -324,3 +324,81 @@ func TestPusherJSFallsBackToCDN(t *testing.T) {
 		})
 	}
 }
+
+func TestTradeNeedsMatchingCSRFToken(t *testing.T) {
+	t.Parallel()
+	pub := &recorder{}
+	h := newDemo(t, pub, "")
+	for name, body := range map[string]url.Values{
+		"wrong token": {"price": {"1"}, "csrf": {strings.Repeat("f", 32)}},
+		"no token":    {"price": {"1"}, "csrf": {""}},
+	} {
+		if w := serve(h, "POST", "/demo/trade", body, "application/json"); w.Code != http.StatusForbidden {
+			t.Errorf("%s: %d %s, want 403", name, w.Code, w.Body)
+		}
+	}
+	// No cookie at all (a cross-site post).
+	req := httptest.NewRequest("POST", "/demo/trade", strings.NewReader("price=1&csrf="+testToken))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusForbidden {
+		t.Errorf("no cookie: %d, want 403", w.Code)
+	}
+	if n := len(pub.published()); n != 0 {
+		t.Fatalf("%d trades published without a valid token", n)
+	}
+	page := serve(h, "GET", "/demo/trade", nil, "")
+	if c := page.Result().Cookies(); len(c) != 1 || c[0].Name != "pixiu_demo_csrf" || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode ||
+		!strings.Contains(page.Body.String(), `name="csrf" value="`+c[0].Value+`"`) {
+		t.Fatalf("the trade page sets no matching HttpOnly SameSite=Strict token cookie: %v", c)
+	}
+}
+
+func TestTradeRateLimitPerAddress(t *testing.T) {
+	t.Parallel()
+	d, err := demo.New(demo.Options{Publisher: &recorder{}, AppKey: func() string { return "k" }, TradeRate: 0.001, TradeBurst: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(addr string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/demo/trade", strings.NewReader("price=1&csrf="+testToken))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: "pixiu_demo_csrf", Value: testToken})
+		req.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		d.ServeHTTP(w, req)
+		return w
+	}
+	for range 2 {
+		if w := post("192.0.2.1:1000"); w.Code != http.StatusSeeOther {
+			t.Fatalf("within the burst: %d %s", w.Code, w.Body)
+		}
+	}
+	w := post("192.0.2.1:1001")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "too many trades") {
+		t.Fatalf("past the burst: %d %s (Retry-After %q), want 429", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	if w := post("192.0.2.2:1000"); w.Code != http.StatusSeeOther {
+		t.Fatalf("another address is limited too: %d", w.Code)
+	}
+}
+
+func TestTradeWithoutApp(t *testing.T) {
+	t.Parallel()
+	pub := &recorder{}
+	d, err := demo.New(demo.Options{Publisher: pub, AppKey: func() string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(d, "POST", "/demo/trade", url.Values{"price": {"1"}}, "application/json"); w.Code != http.StatusServiceUnavailable ||
+		!strings.Contains(w.Body.String(), "no app to publish as") {
+		t.Fatalf("trade without an app: %d %s, want 503", w.Code, w.Body)
+	}
+	if page := serve(d, "GET", "/demo/market", nil, "").Body.String(); !strings.Contains(page, "no app to publish as") || strings.Contains(page, "app key <code>") {
+		t.Fatalf("market page without an app does not say so")
+	}
+	if n := len(pub.published()); n != 0 {
+		t.Fatalf("%d trades published without an app", n)
+	}
+}
