@@ -91,7 +91,7 @@ type Limits struct {
 	MaxBatchEvents    int      `yaml:"max_batch_events"`                 // default 10
 	MaxMessageBytes   int      `yaml:"max_ws_message_bytes"`             // largest client frame accepted, default 65536
 	MaxPendingBytes   int      `yaml:"max_pending_bytes"`                // per-socket outbound bound before 4100, default 1 MiB
-	MaxOutboundBytes  int      `yaml:"max_outbound_bytes"`               // all sockets' outbound bytes before the largest holders get 4100, default 256 MiB; env PIXIU_MAX_OUTBOUND_BYTES
+	MaxOutboundBytes  int      `yaml:"max_outbound_bytes"`               // all sockets' outbound bytes before the largest holders get 4100, default 192 MiB (docs/PERFORMANCE.md: RSS ≈ budget + ~45 MB); env PIXIU_MAX_OUTBOUND_BYTES
 	MaxSubscriptions  int      `yaml:"max_subscriptions_per_connection"` // default 10000
 	CacheTTL          Duration `yaml:"cache_ttl"`                        // cache channel TTL, default 30m
 	// HTTPRequestTimeout bounds each plain HTTP request (REST, console),
@@ -239,7 +239,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&l.MaxBatchEvents, 10)
 	setInt(&l.MaxMessageBytes, 64*1024)
 	setInt(&l.MaxPendingBytes, 1<<20)
-	setInt(&l.MaxOutboundBytes, 256<<20)
+	setInt(&l.MaxOutboundBytes, 192<<20)
 	setInt(&l.MaxSubscriptions, 10_000)
 	if l.CacheTTL == 0 {
 		l.CacheTTL = Duration(30 * time.Minute)

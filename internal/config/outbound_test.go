@@ -9,8 +9,8 @@ func TestMaxOutboundBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ApplyDefaults()
-	if c.Limits.MaxOutboundBytes != 256<<20 {
-		t.Errorf("default max_outbound_bytes = %d, want 256 MiB", c.Limits.MaxOutboundBytes)
+	if c.Limits.MaxOutboundBytes != 192<<20 {
+		t.Errorf("default max_outbound_bytes = %d, want 192 MiB", c.Limits.MaxOutboundBytes)
 	}
 	env := map[string]string{"PIXIU_MAX_OUTBOUND_BYTES": "1048576"}
 	if c, err = Load("", func(k string) string { return env[k] }); err != nil {

@@ -36,7 +36,7 @@ type Options struct {
 	UserAuthTimeout   time.Duration
 	MaxMessageBytes   int // largest client message, default 64 KiB
 	MaxPendingBytes   int // outbound bytes held per socket before 4100 (ours and gnet's, once), default 1 MiB
-	MaxOutboundBytes  int // outbound bytes held for all sockets before the largest holders get 4100, default 256 MiB
+	MaxOutboundBytes  int // outbound bytes held for all sockets before the largest holders get 4100, default 192 MiB
 	MaxEventBytes     int // client event data limit, default 10 KiB
 	MaxChannelNameLen int // default 200
 	MaxSubscriptions  int // channels per connection, default 10,000
@@ -103,7 +103,7 @@ func New(opts Options) (*Transport, error) {
 	setDefault(&opts.UserAuthTimeout, 30*time.Second)
 	setDefaultInt(&opts.MaxMessageBytes, 64<<10)
 	setDefaultInt(&opts.MaxPendingBytes, 1<<20)
-	setDefaultInt(&opts.MaxOutboundBytes, 256<<20)
+	setDefaultInt(&opts.MaxOutboundBytes, 192<<20)
 	setDefaultInt(&opts.MaxEventBytes, 10<<10)
 	setDefaultInt(&opts.MaxChannelNameLen, 200)
 	setDefaultInt(&opts.MaxSubscriptions, 10_000)
