@@ -1,11 +1,19 @@
 package server_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
@@ -90,5 +98,50 @@ func TestAllowedOriginsFromTheCLI(t *testing.T) {
 	}
 	if code, _ := pixiuApps(t, path, "update", "app-id", "--allowed-origins", "ftp//x"); code != 2 {
 		t.Fatalf("a malformed origin is accepted: exit %d, want 2", code)
+	}
+}
+
+// TestAllowedOriginsOnALateUpgrade: the upgrade that net/http serves (a
+// keep-alive connection whose first request was not the upgrade) checks
+// the Origin too.
+func TestAllowedOriginsOnALateUpgrade(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, func(c *config.Config) {
+		c.Apps = []apps.App{pixiutest.App("web", "web-key", "s", func(s *apps.Settings) {
+			s.AllowedOrigins = []string{"https://app.example.com"}
+		})}
+	})
+	nc, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	fmt.Fprint(nc, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	fmt.Fprint(nc, "GET /app/web-key?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: https://evil.example\r\n\r\n")
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("late upgrade: %v %v", resp, err)
+	}
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{br, nc}
+	msg, err := wsutil.ReadServerText(rw)
+	if err != nil || !strings.Contains(string(msg), `"code":4009`) {
+		t.Fatalf("first frame %s, %v; want pusher:error 4009", msg, err)
+	}
+	_, err = wsutil.ReadServerText(rw)
+	var ce wsutil.ClosedError
+	if !errors.As(err, &ce) || ce.Code != 4009 {
+		t.Fatalf("close: %v, want 4009", err)
 	}
 }
