@@ -45,36 +45,33 @@ type appsCmd struct {
 
 // runApps runs `pixiu apps …`.
 func runApps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, appsUsage)
-		return 2
+	group := newCommand("pixiu apps", strings.TrimPrefix(appsUsage, "usage: "), stdout, stderr)
+	want := map[string]int{"create": 1, "list": 0, "show": 1, "update": 1, "rotate-secret": 1, "delete": 1}
+	sub, code := group.subcommand(args, "create", "list", "show", "update", "rotate-secret", "delete")
+	if code >= 0 {
+		return code
 	}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("apps "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	synopsis := map[string]string{"create": "create NAME [settings flags]", "list": "list", "show": "show ID",
+		"update": "update ID [settings flags]", "rotate-secret": "rotate-secret ID", "delete": "delete ID"}[sub]
+	cmd := newCommand("pixiu apps "+sub, "pixiu apps "+synopsis, stdout, stderr)
+	fs := cmd.fs
 	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var sf settingsFlags
 	if sub == "create" || sub == "update" {
 		sf.register(fs)
 	}
-	pos, err := parseInterleaved(fs, rest)
-	if err != nil {
-		return 2
-	}
-	want := map[string]int{"create": 1, "list": 0, "show": 1, "update": 1, "rotate-secret": 1, "delete": 1}
-	n, known := want[sub]
-	if !known {
-		fmt.Fprintf(stderr, "pixiu apps: unknown command %q\n\n%s", sub, appsUsage)
-		return 2
-	}
-	if len(pos) != n {
-		fmt.Fprintf(stderr, "pixiu apps %s: want %d argument(s), got %d\n\n%s", sub, n, len(pos), appsUsage)
-		return 2
+	pos, code := cmd.parse(args[1:], want[sub])
+	if code >= 0 {
+		return code
 	}
 	cfg, err := config.Load(*file, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "pixiu:", err)
+		return 1
+	}
+	if err := storeMissing(cfg); err != nil {
+		fmt.Fprintln(stderr, "pixiu apps:", err)
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -105,23 +102,6 @@ func runApps(ctx context.Context, args []string, getenv func(string) string, std
 		err = c.delete(ctx, pos[0])
 	}
 	return reportAppsError(stderr, err)
-}
-
-// parseInterleaved parses flags wherever they stand among the positional
-// arguments ("create NAME --quota 5" and "create --quota 5 NAME").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 func reportAppsError(stderr io.Writer, err error) int {

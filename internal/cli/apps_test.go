@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pixiu-io/pixiu/internal/store"
 )
 
 // appsEnv runs `pixiu apps …` on a store of its own.
@@ -19,7 +21,21 @@ type appsEnv struct {
 
 func newAppsEnv(t *testing.T) *appsEnv {
 	t.Helper()
-	return &appsEnv{t: t, env: map[string]string{"PIXIU_STORE_PATH": filepath.Join(t.TempDir(), "pixiu.db")}}
+	path := filepath.Join(t.TempDir(), "pixiu.db")
+	makeStore(t, path)
+	return &appsEnv{t: t, env: map[string]string{"PIXIU_STORE_PATH": path}}
+}
+
+// makeStore creates an empty store at path, as a first `pixiu serve` does.
+func makeStore(t *testing.T, path string) {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (e *appsEnv) run(args ...string) (int, string, string) {
@@ -94,8 +110,8 @@ func TestAppsErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{}, 2, "usage: pixiu apps"},
-		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{}, 2, "give a subcommand"},
+		{[]string{"frobnicate"}, 2, `unknown subcommand "frobnicate"`},
 		{[]string{"create"}, 2, "want 1 argument"},
 		{[]string{"create", " ", "--max-connections", "-1"}, 2, "max_connections: must be between"},
 		{[]string{"update", "app-id", "--quota", "5"}, 1, "no app with id"}, // the CLI adds no development app
@@ -123,6 +139,7 @@ func TestAppsUsesConfigFile(t *testing.T) {
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	makeStore(t, filepath.Join(dir, "s.db"))
 	e := &appsEnv{t: t, env: map[string]string{}}
 	code, out, errs := e.run("create", "--config", file, "Svc")
 	if code != 0 || !strings.Contains(out, "wsHost: '10.0.0.5', wsPort: 7001") {

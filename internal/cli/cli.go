@@ -17,7 +17,7 @@ const Version = "0.1.0-dev"
 const usage = `pixiu — a self-hosted realtime push server speaking the Pusher Channels protocol
 
 Usage:
-  pixiu serve [--host H] [--port P] [--config FILE] [--demo=false]
+  pixiu serve [--config FILE] [--host H] [--port P] [--demo=false] [--dev-app=false] [--cluster URL]
   pixiu trigger --channel C --event E --data JSON [--app-id … --key … --secret …]
   pixiu channels [--prefix P] [--info user_count]
   pixiu users --channel presence-…
@@ -26,12 +26,15 @@ Usage:
   pixiu console reset-password [--password-stdin] | sign-out-everywhere
   pixiu config check FILE | pixiu config default
   pixiu version
+
+-h/--help on any command prints its usage; a wrong flag or argument exits 2.
 `
 
 // Main runs the pixiu command with args (without the program name).
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
+		fmt.Fprintln(stderr, "\nRun 'pixiu COMMAND --help' for a command's flags.")
 		return 2
 	}
 	rest := args[1:]
@@ -55,11 +58,12 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pixiu", Version)
 		return 0
-	case "help", "-h", "--help":
+	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
+		fmt.Fprintln(stdout, "\nRun 'pixiu COMMAND --help' for a command's flags.")
 		return 0
 	}
-	fmt.Fprintf(stderr, "pixiu: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "pixiu: unknown command %q\nRun 'pixiu --help' for usage.\n", args[0])
 	return 2
 }
 

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 
@@ -46,6 +48,38 @@ func (c *command) usage(w io.Writer) {
 func (c *command) fail(format string, args ...any) int {
 	fmt.Fprintf(c.stderr, "%s: %s\nRun '%s --help' for usage.\n", c.name, fmt.Sprintf(format, args...), c.name)
 	return 2
+}
+
+// subcommand returns the subcommand args name for a command group with
+// the given subcommands, and -1; or the exit code after printing the
+// group's usage for --help (0) or a usage error (2).
+func (c *command) subcommand(args []string, names ...string) (string, int) {
+	switch {
+	case len(args) == 0:
+		return "", c.fail("give a subcommand: %s", strings.Join(names, ", "))
+	case helpAsked(args[:1]):
+		c.usage(c.stdout)
+		return "", 0
+	}
+	for _, n := range names {
+		if args[0] == n {
+			return n, -1
+		}
+	}
+	return "", c.fail("unknown subcommand %q (want %s)", args[0], strings.Join(names, ", "))
+}
+
+// storeMissing reports a SQLite store file that does not exist: commands
+// that work on the store say so instead of creating an empty one.
+func storeMissing(cfg config.Config) error {
+	if cfg.Store.DSN != "" {
+		return nil
+	}
+	if _, err := os.Stat(cfg.Store.Path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no store at %s: start 'pixiu serve' once to create it, or point --config, "+
+			"store.path or PIXIU_STORE_PATH at the server's store", cfg.Store.Path)
+	}
+	return nil
 }
 
 // helpAsked reports whether args ask for help (-h, --help, -help, help).

@@ -150,3 +150,72 @@ func TestConfigDefault(t *testing.T) {
 		t.Fatalf("check of the defaults: %d %s %s", code, out, errs)
 	}
 }
+
+// TestHelpAndUsageErrors: every command prints its usage to stdout and exits
+// 0 for --help, and answers a wrong flag or argument with one line and a
+// hint on stderr and exit 2.
+func TestHelpAndUsageErrors(t *testing.T) {
+	t.Parallel()
+	commands := [][]string{{}, {"serve"}, {"trigger"}, {"channels"}, {"users"}, {"config"}, {"config", "check"},
+		{"config", "default"}, {"apps"}, {"apps", "create"}, {"apps", "list"}, {"apps", "show"}, {"apps", "update"},
+		{"apps", "rotate-secret"}, {"apps", "delete"}, {"webhooks"}, {"webhooks", "status"}, {"webhooks", "dead-letters"},
+		{"webhooks", "replay"}, {"webhooks", "purge"}, {"console"}, {"console", "reset-password"},
+		{"console", "sign-out-everywhere"}}
+	for _, cmd := range commands {
+		name := strings.TrimSpace("pixiu " + strings.Join(cmd, " "))
+		for _, help := range []string{"--help", "-h"} {
+			code, out, errs := pixiu(t, nil, append(cmd, help)...)
+			if code != 0 || errs != "" || !strings.Contains(out, "sage") || !strings.Contains(out, "pixiu") {
+				t.Errorf("%s %s: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", name, help, code, out, errs)
+			}
+		}
+		if len(cmd) == 0 {
+			continue
+		}
+		code, out, errs := pixiu(t, nil, append(cmd, "--no-such-flag")...)
+		want := name + ": unknown flag --no-such-flag\nRun '" + name + " --help' for usage.\n"
+		if len(cmd) == 1 && (cmd[0] == "config" || cmd[0] == "apps" || cmd[0] == "webhooks" || cmd[0] == "console") {
+			want = name + `: unknown subcommand "--no-such-flag"`
+		}
+		if code != 2 || out != "" || !strings.HasPrefix(errs, want) || strings.Count(errs, "\n") != 2 {
+			t.Errorf("%s --no-such-flag: exit %d, stdout %q, stderr %q; want 2 and %q", name, code, out, errs, want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--demo=maybe"}, `pixiu serve: invalid value "maybe" for --demo: want true or false, not "maybe"`},
+		{[]string{"serve", "--dev-app", "sometimes"}, `pixiu serve: invalid value "sometimes" for --dev-app: want true or false`},
+		{[]string{"serve", "--port", "x"}, `pixiu serve: invalid value "x" for --port`},
+		{[]string{"serve", "extra"}, `pixiu serve: unexpected argument "extra"`},
+		{[]string{"config", "check"}, "pixiu config check: want 1 argument(s), got 0"},
+		{[]string{"apps", "show"}, "pixiu apps show: want 1 argument(s), got 0"},
+		{[]string{"webhooks", "replay"}, "pixiu webhooks replay: give batch ids or --all"},
+		{[]string{"nope"}, `pixiu: unknown command "nope"`},
+	} {
+		code, out, errs := pixiu(t, nil, tc.args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errs, tc.want) || !strings.Contains(errs, "--help' for usage.") ||
+			strings.Contains(errs, "strconv") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
+
+// TestStoreCommandsNeedAStore: apps, webhooks and console commands on a
+// store path that does not exist say so and create nothing.
+func TestStoreCommandsNeedAStore(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "typo", "pixiu.db")
+	env := map[string]string{"PIXIU_STORE_PATH": path}
+	for _, args := range [][]string{{"apps", "list"}, {"apps", "create", "x"}, {"webhooks", "status"},
+		{"console", "sign-out-everywhere"}} {
+		code, out, errs := pixiu(t, env, args...)
+		if code != 1 || out != "" || !strings.Contains(errs, "no store at "+path) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Fatalf("a store directory was created: %v", err)
+	}
+}

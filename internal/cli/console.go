@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,32 +32,23 @@ sign-out-everywhere ends every console session, on every node.
 
 // runConsole runs `pixiu console …`; stdin is read by --password-stdin.
 func runConsole(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "reset-password" && args[0] != "sign-out-everywhere") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, consoleUsage)
-			return 0
-		}
-		fmt.Fprint(stderr, consoleUsage)
-		return 2
+	group := newCommand("pixiu console", strings.TrimPrefix(consoleUsage, "usage:\n"), stdout, stderr)
+	sub, code := group.subcommand(args, "reset-password", "sign-out-everywhere")
+	if code >= 0 {
+		return code
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("console "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	synopsis := map[string]string{"reset-password": "reset-password [--config FILE] [--password-stdin] [--json]",
+		"sign-out-everywhere": "sign-out-everywhere [--config FILE] [--json]"}[sub]
+	cmd := newCommand("pixiu console "+sub, "pixiu console "+synopsis, stdout, stderr)
+	fs := cmd.fs
 	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
 	fromStdin := false
 	if sub == "reset-password" {
 		fs.BoolVar(&fromStdin, "password-stdin", false, "read the new password from stdin instead of generating one")
 	}
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pixiu console %s: unexpected arguments %v\n", sub, fs.Args())
-		return 2
+	if _, code := cmd.parse(args[1:], 0); code >= 0 {
+		return code
 	}
 	cfg, err := config.Load(*file, getenv)
 	if err != nil {
@@ -81,6 +71,10 @@ func runConsole(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintln(stderr, "pixiu console reset-password: no password on stdin")
 			return 1
 		}
+	}
+	if err := storeMissing(cfg); err != nil {
+		fmt.Fprintf(stderr, "pixiu console %s: %v\n", sub, err)
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

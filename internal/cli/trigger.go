@@ -128,33 +128,6 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// newClientFlagSet returns a FlagSet for `pixiu <name>` that reports to stderr.
-func newClientFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("pixiu "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pixiu %s %s\n\nflags:\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseClientFlags parses args and returns -1 to continue, else the exit code.
-func parseClientFlags(fs *flag.FlagSet, args []string, stderr io.Writer) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	return -1
-}
-
 // runTrigger runs `pixiu trigger`: publish one event through the REST API and
 // print the server's JSON answer.
 func runTrigger(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -163,20 +136,22 @@ func runTrigger(ctx context.Context, args []string, getenv func(string) string, 
 		channels listFlag
 		opts     pusher.TriggerOptions
 	)
-	fs := newClientFlagSet("trigger", "--channel C [--channel C2 | --channel C1,C2] --event E --data JSON [--socket-id ID] [--info ATTRS]", stderr)
+	cmd := newCommand("pixiu trigger", "pixiu trigger --channel C [--channel C2 | --channel C1,C2] --event E --data JSON [--socket-id ID] [--info ATTRS]", stdout, stderr)
+	fs := cmd.fs
 	cf.register(fs)
 	fs.Var(&channels, "channel", "channel to publish on (repeatable, or a comma list)")
 	event := fs.String("event", "", "event name")
-	data := fs.String("data", "", "event data, sent as is (usually JSON)")
+	data := fs.String("data", "", `event data: JSON, sent as is (a string as '"text"')`)
 	fs.StringVar(&opts.SocketID, "socket-id", "", "socket id to exclude from delivery")
 	fs.StringVar(&opts.Info, "info", "", "attributes to report, e.g. user_count,subscription_count")
-	if code := parseClientFlags(fs, args, stderr); code >= 0 {
+	if _, code := cmd.parse(args, 0); code >= 0 {
 		return code
 	}
 	if len(channels) == 0 || *event == "" || !flagGiven(fs, "data") {
-		fmt.Fprintln(stderr, "pixiu trigger: --channel, --event and --data are required")
-		fs.Usage()
-		return 2
+		return cmd.fail("--channel, --event and --data are required")
+	}
+	if !json.Valid([]byte(*data)) {
+		return cmd.fail(`--data must be JSON, e.g. '{"price":42}' or '"hello"', not %q`, clipArg(*data))
 	}
 	c, err := cf.client(getenv)
 	if err != nil {
@@ -195,11 +170,12 @@ func runChannels(ctx context.Context, args []string, getenv func(string) string,
 		cf     connFlags
 		params pusher.ChannelsParams
 	)
-	fs := newClientFlagSet("channels", "[--prefix P] [--info user_count]", stderr)
+	cmd := newCommand("pixiu channels", "pixiu channels [--prefix P] [--info user_count]", stdout, stderr)
+	fs := cmd.fs
 	cf.register(fs)
 	fs.StringVar(&params.FilterByPrefix, "prefix", "", "only channels whose name starts with P")
 	fs.StringVar(&params.Info, "info", "", "attributes to report (user_count needs --prefix presence-)")
-	if code := parseClientFlags(fs, args, stderr); code >= 0 {
+	if _, code := cmd.parse(args, 0); code >= 0 {
 		return code
 	}
 	c, err := cf.client(getenv)
@@ -216,16 +192,15 @@ func runChannels(ctx context.Context, args []string, getenv func(string) string,
 // runUsers runs `pixiu users`: list the users of a presence channel.
 func runUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var cf connFlags
-	fs := newClientFlagSet("users", "--channel presence-NAME", stderr)
+	cmd := newCommand("pixiu users", "pixiu users --channel presence-NAME", stdout, stderr)
+	fs := cmd.fs
 	cf.register(fs)
 	channel := fs.String("channel", "", "presence channel")
-	if code := parseClientFlags(fs, args, stderr); code >= 0 {
+	if _, code := cmd.parse(args, 0); code >= 0 {
 		return code
 	}
 	if *channel == "" {
-		fmt.Fprintln(stderr, "pixiu users: --channel is required")
-		fs.Usage()
-		return 2
+		return cmd.fail("--channel is required")
 	}
 	c, err := cf.client(getenv)
 	if err != nil {
@@ -245,6 +220,14 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 		return reportClientError(stderr, fs.Name(), err)
 	}
 	return writeJSONLine(stdout, stderr, b)
+}
+
+// clipArg shortens an argument for an error message.
+func clipArg(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
 }
 
 func flagGiven(fs *flag.FlagSet, name string) bool {

@@ -100,13 +100,13 @@ func TestClientCommands(t *testing.T) {
 			wantReq: `POST /apps/app-1/events {"name":"my-event","channels":["my-channel"],"data":"{\"message\":\"hi\"}"}`,
 			wantOut: "{}\n"},
 		{name: "trigger several channels with info", cmd: runTrigger,
-			args:    []string{"--channel", "a,b", "--channel", "presence-c", "--event", "e", "--data", "x", "--socket-id", "1.2", "--info", "user_count"},
+			args:    []string{"--channel", "a,b", "--channel", "presence-c", "--event", "e", "--data", "7", "--socket-id", "1.2", "--info", "user_count"},
 			answer:  `{"channels":{"presence-c":{"user_count":1}}}`,
-			wantReq: `POST /apps/app-1/events {"name":"e","channels":["a","b","presence-c"],"data":"x","socket_id":"1.2","info":"user_count"}`,
+			wantReq: `POST /apps/app-1/events {"name":"e","channels":["a","b","presence-c"],"data":"7","socket_id":"1.2","info":"user_count"}`,
 			wantOut: `{"channels":{"presence-c":{"user_count":1}}}` + "\n"},
-		{name: "trigger empty data", cmd: runTrigger,
-			args:    []string{"--channel", "a", "--event", "e", "--data", ""},
-			wantReq: `POST /apps/app-1/events {"name":"e","channels":["a"],"data":""}`, wantOut: "{}\n"},
+		{name: "trigger a JSON string", cmd: runTrigger,
+			args:    []string{"--channel", "a", "--event", "e", "--data", `"hi"`},
+			wantReq: `POST /apps/app-1/events {"name":"e","channels":["a"],"data":"\"hi\""}`, wantOut: "{}\n"},
 		{name: "channels", cmd: runChannels, args: nil,
 			answer: `{"channels":{"a":{}}}`, wantReq: "GET /apps/app-1/channels ", wantOut: `{"channels":{"a":{}}}` + "\n"},
 		{name: "channels filtered", cmd: runChannels, args: []string{"--prefix", "presence-", "--info", "user_count"},
@@ -214,9 +214,10 @@ func TestClientCommandErrors(t *testing.T) {
 		{name: "unknown flag", cmd: runTrigger, args: []string{"--nope"}, getenv: e, code: 2, inStderr: "-nope"},
 		{name: "extra argument", cmd: runChannels, args: []string{"extra"}, getenv: e, code: 2, inStderr: `"extra"`},
 		{name: "users without channel", cmd: runUsers, args: nil, getenv: e, code: 2},
-		{name: "invalid channel", cmd: runTrigger, args: []string{"--channel", "a b", "--event", "e", "--data", "x"}, getenv: e, code: 2, inStderr: "invalid channel"},
-		{name: "bad socket id", cmd: runTrigger, args: []string{"--channel", "a", "--event", "e", "--data", "x", "--socket-id", "x"}, getenv: e, code: 2},
-		{name: "help", cmd: runUsers, args: []string{"-h"}, getenv: e, code: 0, inStderr: "usage: pixiu users"},
+		{name: "invalid channel", cmd: runTrigger, args: []string{"--channel", "a b", "--event", "e", "--data", "1"}, getenv: e, code: 2, inStderr: "invalid channel"},
+		{name: "bad socket id", cmd: runTrigger, args: []string{"--channel", "a", "--event", "e", "--data", "1", "--socket-id", "x"}, getenv: e, code: 2},
+		{name: "help", cmd: runUsers, args: []string{"-h"}, getenv: e, code: 0},
+		{name: "data not JSON", cmd: runTrigger, args: []string{"--channel", "a", "--event", "e", "--data", "hello"}, getenv: e, code: 2, inStderr: `--data must be JSON`},
 		{name: "wrong secret", cmd: runChannels, args: []string{"--secret", "bad"}, getenv: e, code: 1, inStderr: "401 Unauthorized: Invalid signature"},
 		{name: "wrong app", cmd: runChannels, args: []string{"--app-id", "other"}, getenv: e, code: 1, inStderr: "404"},
 		{name: "bad PIXIU_PORT", cmd: runChannels, getenv: env(map[string]string{"PIXIU_PORT": "x"}), code: 1, inStderr: "PIXIU_PORT"},
@@ -241,7 +242,7 @@ func TestServerErrorStatus(t *testing.T) {
 	t.Parallel()
 	s := newRESTServer(t, "app-id", "app-key", "app-secret")
 	s.answer(403, "Over quota")
-	code, out, errOut := call(t, runTrigger, []string{"--channel", "c", "--event", "e", "--data", "x", "--host", s.host, "--port", s.port}, env(nil))
+	code, out, errOut := call(t, runTrigger, []string{"--channel", "c", "--event", "e", "--data", "1", "--host", s.host, "--port", s.port}, env(nil))
 	if code != 1 || out != "" || !strings.Contains(errOut, "403 Forbidden: Over quota") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

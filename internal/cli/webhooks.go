@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -31,12 +31,17 @@ does: a running server picks replayed batches up within a few seconds.
 
 // runWebhooks runs `pixiu webhooks …`: outbox status, dead letters, replay.
 func runWebhooks(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, webhooksUsage)
-		return 2
+	group := newCommand("pixiu webhooks", strings.TrimPrefix(webhooksUsage, "usage:\n"), stdout, stderr)
+	sub, code := group.subcommand(args, "status", "dead-letters", "replay", "purge")
+	if code >= 0 {
+		return code
 	}
-	fs := flag.NewFlagSet("webhooks "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	synopsis := map[string]string{"status": "status [--config FILE] [--store PATH] [--json]",
+		"dead-letters": "dead-letters [--config FILE] [--store PATH] [--app ID] [--limit N] [--json]",
+		"replay":       "replay [--config FILE] [--store PATH] [--app ID] (ID ... | --all) [--json]",
+		"purge":        "purge [--config FILE] [--store PATH] [--app ID] [--older-than DURATION] [--json]"}[sub]
+	cmd := newCommand("pixiu webhooks "+sub, "pixiu webhooks "+synopsis, stdout, stderr)
+	fs := cmd.fs
 	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file to read store.path from (env PIXIU_CONFIG)")
 	store := fs.String("store", "", "store file (default: the config's store.path)")
 	appID := fs.String("app", "", "only this app's dead letters")
@@ -44,12 +49,18 @@ func runWebhooks(ctx context.Context, args []string, getenv func(string) string,
 	asJSON := fs.Bool("json", false, "print JSON (dead-letters: one object per line, with the body)")
 	all := fs.Bool("all", false, "replay: every dead letter (of --app if given)")
 	olderThan := fs.Duration("older-than", 0, "purge: only dead letters dead for longer than this (e.g. 72h)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	ids, code := cmd.parse(args[1:], -1)
+	if code >= 0 {
+		return code
 	}
 	if *olderThan < 0 {
-		fmt.Fprintln(stderr, "pixiu webhooks purge: --older-than must not be negative")
-		return 2
+		return cmd.fail("--older-than must not be negative")
+	}
+	if sub != "replay" && len(ids) > 0 {
+		return cmd.fail("unexpected argument %q", ids[0])
+	}
+	if sub == "replay" && *all == (len(ids) > 0) {
+		return cmd.fail("give batch ids or --all")
 	}
 	out, err := openOutbox(*file, *store, getenv, stderr)
 	if err != nil {
@@ -57,34 +68,22 @@ func runWebhooks(ctx context.Context, args []string, getenv func(string) string,
 		return 1
 	}
 	defer out.Close()
-	switch args[0] {
+	switch sub {
 	case "status":
 		err = webhookStatus(ctx, out, *asJSON, stdout)
 	case "dead-letters":
 		err = deadLetters(ctx, out, webhook.Filter{AppID: *appID, Limit: *limit}, *asJSON, stdout)
 	case "replay":
-		ids := fs.Args()
-		if *all == (len(ids) > 0) {
-			fmt.Fprintln(stderr, "pixiu webhooks replay: give batch ids or --all")
-			return 2
-		}
 		if *all {
 			ids = nil // every dead letter (an empty, non-nil list selects none)
 		}
 		err = replay(ctx, out, webhook.Filter{AppID: *appID, IDs: ids}, *asJSON, stdout)
 	case "purge":
-		if len(fs.Args()) > 0 {
-			fmt.Fprintln(stderr, "pixiu webhooks purge: unexpected arguments:", fs.Args())
-			return 2
-		}
 		f := webhook.Filter{AppID: *appID}
 		if *olderThan > 0 {
 			f.DeadBefore = time.Now().Add(-*olderThan)
 		}
 		err = purge(ctx, out, f, *asJSON, stdout)
-	default:
-		fmt.Fprintf(stderr, "pixiu webhooks: unknown subcommand %q\n%s", args[0], webhooksUsage)
-		return 2
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pixiu:", err)
@@ -100,6 +99,9 @@ func openOutbox(file, store string, getenv func(string) string, stderr io.Writer
 			return nil, err
 		}
 		store = cfg.Store.Path
+	}
+	if err := storeMissing(config.Config{Store: config.Store{Path: store}}); err != nil {
+		return nil, err
 	}
 	return webhook.OpenSQLite(store, slog.New(slog.NewTextHandler(stderr, nil)))
 }
