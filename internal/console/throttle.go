@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -129,8 +128,6 @@ func sourceKey(a netip.Addr) string {
 	}
 	return a.String()
 }
-
-var errTooMany = errors.New("console: too many attempts")
 
 // admit takes an attempt for key at now. It returns a release func, or the
 // time to wait before trying again.
