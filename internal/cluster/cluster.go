@@ -86,6 +86,9 @@ type Presence interface {
 	Members(ctx context.Context, appID, channel string) ([]protocol.Member, error)
 	// MemberCount returns the number of distinct users.
 	MemberCount(ctx context.Context, appID, channel string) (int, error)
+	// MemberCounts returns MemberCount of each channel, in order, with one
+	// round trip however many channels are asked (watchlist look-ups).
+	MemberCounts(ctx context.Context, appID string, channels []string) ([]int, error)
 }
 
 // Subscriptions are cluster-wide per-channel subscription counts.
@@ -136,6 +139,10 @@ type Engine interface {
 	Connections
 	// Ready reports whether the engine can currently serve (e.g. Redis reachable).
 	Ready() error
+	// Blocking reports whether calls may wait on network I/O. Transports
+	// then make every call off their event loops; a non-blocking engine's
+	// calls return at once and are made in place. The answer never changes.
+	Blocking() bool
 	// Close releases the engine's resources; it is idempotent.
 	Close() error
 }

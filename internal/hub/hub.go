@@ -43,9 +43,11 @@ type Options struct {
 type Hub struct {
 	opts   Options
 	engine cluster.Engine
-	seed   maphash.Seed
-	shards []shard
-	users  userRegistry
+	// blocking caches engine.Blocking(), asked once.
+	blocking bool
+	seed     maphash.Seed
+	shards   []shard
+	users    userRegistry
 
 	conns sync.Map // appID → *atomic.Int64, local connection counts
 
@@ -88,11 +90,18 @@ func New(opts Options, newEngine func(cluster.Handler) (cluster.Engine, error)) 
 		return nil, err
 	}
 	h.engine = eng
+	h.blocking = eng.Blocking()
 	return h, nil
 }
 
 // Engine returns the cluster engine.
 func (h *Hub) Engine() cluster.Engine { return h.engine }
+
+// Blocking reports whether the hub's calls that reach the engine
+// (Subscribe, Unsubscribe, SignIn, SignOut, ClientEvent, Publish and the
+// queries) may wait on network I/O; see cluster.Engine.Blocking. Transports
+// running on event loops make those calls elsewhere when it is true.
+func (h *Hub) Blocking() bool { return h.blocking }
 
 func (h *Hub) shardFor(k chanKey) *shard {
 	var mh maphash.Hash

@@ -197,3 +197,60 @@ func TestSubscriptionCountTrailingUpdate(t *testing.T) {
 		}
 	})
 }
+
+// countingEngine counts the presence look-ups a hub makes.
+type countingEngine struct {
+	*memory.Engine
+	mu     sync.Mutex
+	single int // MemberCount calls
+	batch  int // MemberCounts calls
+}
+
+func (e *countingEngine) MemberCount(ctx context.Context, app, ch string) (int, error) {
+	e.mu.Lock()
+	e.single++
+	e.mu.Unlock()
+	return e.Engine.MemberCount(ctx, app, ch)
+}
+
+func (e *countingEngine) MemberCounts(ctx context.Context, app string, chans []string) ([]int, error) {
+	e.mu.Lock()
+	e.batch++
+	e.mu.Unlock()
+	return e.Engine.MemberCounts(ctx, app, chans)
+}
+
+// A watchlist of 100 ids costs one engine look-up, not one per id
+// (issue 10 §4), and still reports exactly the online ids.
+func TestSignInWatchlistIsOneLookup(t *testing.T) {
+	t.Parallel()
+	eng := &countingEngine{}
+	h, err := New(Options{}, func(d cluster.Handler) (cluster.Engine, error) {
+		eng.Engine = memory.New(d)
+		return eng, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"u7", "u42", "u99"} {
+		h.SignIn("a", &recClient{id: "2." + id}, id, nil)
+	}
+	watchlist := make([]string, 100)
+	for i := range watchlist {
+		watchlist[i] = "u" + strconv.Itoa(i)
+	}
+	eng.mu.Lock()
+	eng.single, eng.batch = 0, 0
+	eng.mu.Unlock()
+	c := &recClient{id: "1.1"}
+	h.SignIn("a", c, "me", watchlist)
+	eng.mu.Lock()
+	single, batch := eng.single, eng.batch
+	eng.mu.Unlock()
+	if single != 0 || batch != 1 {
+		t.Fatalf("watchlist of 100: %d MemberCount and %d MemberCounts calls, want 0 and 1", single, batch)
+	}
+	if c.got(`{\"name\":\"online\",\"user_ids\":[\"u7\",\"u42\",\"u99\"]}`) != 1 {
+		t.Fatalf("frames = %q, want one watchlist online event for u7, u42, u99", c.frames)
+	}
+}

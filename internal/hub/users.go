@@ -61,9 +61,18 @@ func (h *Hub) SignIn(appID string, c Client, userID string, watchlist []string) 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var online []string
-	for _, w := range watchlist {
-		if n, err := h.engine.MemberCount(ctx, appID, onlineChannel(w)); err == nil && n > 0 {
-			online = append(online, w)
+	if len(watchlist) > 0 {
+		chans := make([]string, len(watchlist))
+		for i, w := range watchlist {
+			chans[i] = onlineChannel(w)
+		}
+		// One engine round trip for the whole watchlist.
+		if counts, err := h.engine.MemberCounts(ctx, appID, chans); err == nil {
+			for i, n := range counts {
+				if n > 0 && i < len(watchlist) {
+					online = append(online, watchlist[i])
+				}
+			}
 		}
 	}
 	if len(online) > 0 {

@@ -127,6 +127,25 @@ func testCrossNodePresence(t *testing.T, c Cluster) {
 	}
 }
 
+// MemberCounts on one node sees the members every node added.
+func testCrossNodeMemberCounts(t *testing.T, c Cluster) {
+	a, b := c.Node(func(cluster.Message) {}), c.Node(func(cluster.Message) {})
+	ctx := context.Background()
+	_, err := a.AddMember(ctx, app, "presence-1", "1.1", protocol.Member{UserID: "u"})
+	must(t, err)
+	_, err = b.AddMember(ctx, app, "presence-1", "2.1", protocol.Member{UserID: "v"})
+	must(t, err)
+	_, err = b.AddMember(ctx, app, "presence-2", "2.1", protocol.Member{UserID: "v"})
+	must(t, err)
+	for _, e := range []cluster.Engine{a, b} {
+		got, err := e.MemberCounts(ctx, app, []string{"presence-2", "presence-0", "presence-1"})
+		must(t, err)
+		if len(got) != 3 || got[0] != 1 || got[1] != 0 || got[2] != 2 {
+			t.Fatalf("member counts = %v, want [1 0 2]", got)
+		}
+	}
+}
+
 // Subscription counts add up across nodes and each transition is seen once.
 func testCrossNodeSubscriptions(t *testing.T, c Cluster) {
 	nodes := []cluster.Engine{c.Node(func(cluster.Message) {}), c.Node(func(cluster.Message) {}), c.Node(func(cluster.Message) {})}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -113,6 +114,45 @@ func testPresence(t *testing.T, c Cluster) {
 	}
 	if ms, _ := e.Members(ctx, "other-app", ch); len(ms) != 0 {
 		t.Fatalf("apps are not separated: %+v", ms)
+	}
+}
+
+// MemberCounts answers MemberCount for many channels at once, in order.
+func testMemberCounts(t *testing.T, c Cluster) {
+	e := c.Node(func(cluster.Message) {})
+	ctx := context.Background()
+	if n, err := e.MemberCounts(ctx, app, nil); err != nil || len(n) != 0 {
+		t.Fatalf("no channels: %v, %v; want empty", n, err)
+	}
+	const chans = 100
+	names := make([]string, 0, chans+3)
+	want := make([]int, 0, chans+3)
+	for i := range chans {
+		ch := "presence-" + strconv.Itoa(i)
+		for u := range i % 4 { // 0 to 3 users, the third with two sockets
+			_, err := e.AddMember(ctx, app, ch, "1."+strconv.Itoa(u), protocol.Member{UserID: "u" + strconv.Itoa(u)})
+			must(t, err)
+			if u == 2 {
+				_, err = e.AddMember(ctx, app, ch, "2."+strconv.Itoa(u), protocol.Member{UserID: "u" + strconv.Itoa(u)})
+				must(t, err)
+			}
+		}
+		names = append(names, ch)
+		want = append(want, i%4)
+	}
+	_, err := e.AddMember(ctx, "other-app", "presence-x", "1.1", protocol.Member{UserID: "a"})
+	must(t, err)
+	names = append(names, "presence-x", "presence-3", "never-used")
+	want = append(want, 0, 3, 0)
+	got, err := e.MemberCounts(ctx, app, names)
+	must(t, err)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("member counts = %v\nwant %v", got, want)
+	}
+	for i, ch := range names {
+		if n, err := e.MemberCount(ctx, app, ch); err != nil || n != want[i] {
+			t.Fatalf("%s: MemberCount = %d, %v; MemberCounts said %d", ch, n, err, want[i])
+		}
 	}
 }
 

@@ -132,6 +132,17 @@ func (e *Engine) MemberCount(_ context.Context, appID, channel string) (int, err
 	return len(e.presence[chanKey{appID, channel}]), nil
 }
 
+// MemberCounts implements cluster.Presence.
+func (e *Engine) MemberCounts(_ context.Context, appID string, channels []string) ([]int, error) {
+	out := make([]int, len(channels))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, ch := range channels {
+		out[i] = len(e.presence[chanKey{appID, ch}])
+	}
+	return out, nil
+}
+
 // AddSubscriptions implements cluster.Subscriptions.
 func (e *Engine) AddSubscriptions(_ context.Context, appID, channel string, delta int) (int, error) {
 	k := chanKey{appID, channel}
@@ -203,6 +214,9 @@ func (e *Engine) AddConnections(appID string, delta int) int {
 	}
 	return int(v.(*atomic.Int64).Add(int64(delta)))
 }
+
+// Blocking is false: every call stays in memory.
+func (e *Engine) Blocking() bool { return false }
 
 // Ready always succeeds.
 func (e *Engine) Ready() error { return nil }

@@ -186,6 +186,9 @@ func (e *Engine) Ready() error {
 	return nil
 }
 
+// Blocking is true: calls are Redis round trips.
+func (e *Engine) Blocking() bool { return true }
+
 // Close stops the engine. A drained node (no state left) removes itself
 // from Redis; otherwise it gives up its lease at once, so the remaining
 // nodes reap its state within one Interval and emit the events. It is

@@ -110,6 +110,31 @@ func (e *Engine) MemberCount(ctx context.Context, appID, channel string) (int, e
 	return int(n), nil
 }
 
+// MemberCounts implements cluster.Presence: one pipeline of HLEN.
+func (e *Engine) MemberCounts(ctx context.Context, appID string, channels []string) ([]int, error) {
+	out := make([]int, len(channels))
+	if len(channels) == 0 {
+		return out, nil
+	}
+	if err := e.usable(); err != nil {
+		return nil, err
+	}
+	cctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	pipe := e.rdb.Pipeline()
+	cmds := make([]*goredis.IntCmd, len(channels))
+	for i, ch := range channels {
+		cmds[i] = pipe.HLen(cctx, e.k.users(appID, ch))
+	}
+	if _, err := pipe.Exec(cctx); err != nil {
+		return nil, e.failedCtx(ctx, err)
+	}
+	for i, c := range cmds {
+		out[i] = int(c.Val())
+	}
+	return out, nil
+}
+
 // AddSubscriptions implements cluster.Subscriptions.
 func (e *Engine) AddSubscriptions(ctx context.Context, appID, channel string, delta int) (int, error) {
 	st := e.stripe(appID, channel)
