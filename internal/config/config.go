@@ -58,6 +58,10 @@ type Config struct {
 
 	Limits Limits `yaml:"limits"`
 
+	// EventLoops is the number of event loops serving connections
+	// (default 0: one per CPU).
+	EventLoops int `yaml:"event_loops"`
+
 	// Store is where apps and usage live (embedded SQLite by default).
 	Store Store `yaml:"store"`
 	// Console is the web console under /console.
@@ -101,6 +105,13 @@ type Limits struct {
 	// the end of its answer (WebSocket connections and console streams are
 	// exempt); default 30s, more than HTTPRequestTimeout.
 	HTTPWriteTimeout Duration `yaml:"http_write_timeout"`
+
+	// MaxSubscribesPS bounds each connection's subscribe/unsubscribe
+	// requests per second (default 20), with bursts of SubscribeBurst
+	// (default 100, so a client subscribing to 100 channels at connect is
+	// served at once).
+	MaxSubscribesPS int `yaml:"max_subscriptions_per_second"`
+	SubscribeBurst  int `yaml:"subscription_burst"`
 }
 
 // Store selects the app/usage store: SQLite at Path (default
@@ -241,6 +252,8 @@ func (c *Config) ApplyDefaults() {
 	setInt(&l.MaxPendingBytes, 1<<20)
 	setInt(&l.MaxOutboundBytes, 192<<20)
 	setInt(&l.MaxSubscriptions, 10_000)
+	setInt(&l.MaxSubscribesPS, 20)
+	setInt(&l.SubscribeBurst, 100)
 	if l.CacheTTL == 0 {
 		l.CacheTTL = Duration(30 * time.Minute)
 	}

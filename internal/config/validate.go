@@ -163,6 +163,7 @@ func (c *Config) validateServer(v *validator) {
 	v.duration("activity_timeout", c.ActivityTimeout, time.Second)
 	v.duration("pong_timeout", c.PongTimeout, 0)
 	v.duration("user_auth_timeout", c.UserAuthTimeout, time.Second)
+	v.nonNegative("event_loops", int64(c.EventLoops))
 	v.address("pprof_addr", c.PprofAddr)
 	v.address("admin_addr", c.AdminAddr)
 	if c.AdminAddr != "" && c.PprofAddr != "" {

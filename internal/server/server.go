@@ -95,6 +95,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Direct:            direct,
 		// One deadline per request on both paths (net/http: ReadTimeout).
 		RESTRequestTimeout: cfg.Limits.HTTPRequestTimeout.D(),
+		// Subscribe rate and event loops (issue 10).
+		MaxSubscribesPerSecond: cfg.Limits.MaxSubscribesPS,
+		SubscribeBurst:         cfg.Limits.SubscribeBurst,
+		EventLoops:             cfg.EventLoops,
 	})
 	if err != nil {
 		s.Close()

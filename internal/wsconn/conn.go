@@ -45,7 +45,9 @@ type conn struct {
 	userID     string // signed-in user
 	rateWindow int64  // unix second of the client-event window
 	rateCount  int32
-	rare       *connRare // state few connections need; nil until used
+	busy       bool       // an engine call is in flight (offloop.go)
+	subRate    subLimiter // subscribe/unsubscribe rate (subs.go)
+	rare       *connRare  // state few connections need; nil until used
 }
 
 // connRare is loop-owned connection state that most connections never need;
@@ -64,6 +66,13 @@ type connRare struct {
 	backoff  int64 // nanos between checks while the peer makes no progress
 	lastHeld int   // out + gnet bytes at the previous check
 	closeBy  int64 // unix nanos: close frame written, close the socket by then (0: not closing)
+
+	// Messages received while an engine call was in flight, in order
+	// (offloop.go), and a close that came meanwhile.
+	waiting         [][]byte
+	waitingBytes    int
+	closedWhileBusy bool
+	closeReason     string
 }
 
 // r returns the rare state, allocating it on first use. Loop only.
@@ -210,18 +219,42 @@ func (c *conn) markClosed() string {
 	return c.rare.reason
 }
 
-// cleanup leaves every channel and signs out. Runs on the loop from OnClose.
+// release runs cleanup from OnClose, or once the engine call in flight is
+// done (offloop.go). Loop only.
+func (c *conn) release(reason string) {
+	if c.busy {
+		r := c.r()
+		r.closedWhileBusy, r.closeReason = true, reason
+		return
+	}
+	c.cleanup(reason)
+}
+
+// cleanup leaves every channel and signs out, on a worker when the engine
+// may block. Loop only.
 func (c *conn) cleanup(reason string) {
-	h := c.t.opts.Hub
-	ctx := context.Background()
-	for _, sub := range c.subs {
-		h.Unsubscribe(ctx, c.curApp(), c, sub.channel, sub.userID)
+	h, app, subs, userID := c.t.opts.Hub, c.curApp(), c.subs, c.userID
+	var watchlist []string
+	if userID != "" {
+		watchlist = c.r().watchlist
 	}
 	c.subs = nil
-	if c.userID != "" {
-		h.SignOut(c.curApp().ID, c, c.userID, c.r().watchlist)
+	leave := func() {
+		ctx := context.Background()
+		for _, sub := range subs {
+			h.Unsubscribe(ctx, app, c, sub.channel, sub.userID)
+		}
+		if userID != "" {
+			h.SignOut(app.ID, c, userID, watchlist)
+		}
+		h.Disconnect(app, c, reason)
 	}
-	h.Disconnect(c.curApp(), c, reason)
+	if c.t.offloop {
+		c.busy = true // for good: nothing follows a close
+		c.t.workers.submit(leave)
+		return
+	}
+	leave()
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/protocol"
 	"github.com/pixiu-io/pixiu/internal/signature"
@@ -16,8 +17,31 @@ const maxUserInfoBytes = 1024 // protocol.md §8: presence user object ≤ 1 KB
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// handleMessage dispatches one client message (protocol.md §3). Loop only.
+// Subscribe/unsubscribe rate limit (issue 10 §1): a refused subscribe gets
+// pusher:error 4301 (the protocol's rate-limit code; the connection stays
+// open) and pusher:subscription_error 429; a connection that keeps going
+// is closed with 4100 (the client backs off, then reconnects).
+var errSubscribeAbuse = &protocol.Error{Code: protocol.CodeOverCapacity,
+	Message: "Too many subscribe/unsubscribe requests: slow down"}
+
+func subscribeRateError(rate, burst int) *protocol.Error {
+	return &protocol.Error{Code: protocol.CodeClientEventRate,
+		Message: "Subscription rejected due to rate limit: at most " + itoa(rate) +
+			" subscribe/unsubscribe requests per second (bursts of " + itoa(burst) + ")"}
+}
+
+// handleMessage handles one client message, or queues it while an engine
+// call of c is in flight (offloop.go). Loop only; b may be reused after.
 func (c *conn) handleMessage(b []byte) {
+	if c.busy {
+		c.wait(b)
+		return
+	}
+	c.dispatch(b)
+}
+
+// dispatch dispatches one client message (protocol.md §3). Loop only.
+func (c *conn) dispatch(b []byte) {
 	m, err := protocol.DecodeClientMessage(b)
 	if err != nil {
 		c.sendError(&protocol.Error{Message: "Invalid message format: expected a JSON object with an \"event\" string"})
@@ -47,6 +71,9 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 		return
 	}
 	name := s.Channel
+	if !c.allowSubscribe(name) {
+		return
+	}
 	if !protocol.ValidChannelName(name, c.t.opts.MaxChannelNameLen) {
 		c.subscriptionError(name, "InvalidChannel", "Invalid channel name '"+truncate(name, 210)+"': use 1–"+
 			itoa(c.t.opts.MaxChannelNameLen)+" characters of A-Z a-z 0-9 _ - = @ , . ;", 400)
@@ -84,14 +111,32 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 			return
 		}
 	}
-	err = c.t.opts.Hub.Subscribe(context.Background(), c.curApp(), c, name, member)
+	app := c.curApp()
+	if c.t.offloop {
+		c.subscribeOffLoop(app, name, member)
+		return
+	}
+	c.subscribed(app, name, member, c.t.opts.Hub.Subscribe(context.Background(), app, c, name, member))
+}
+
+// subscribeOffLoop makes the engine calls of a subscription on a worker.
+// subscription_succeeded still follows the engine's confirmation: the hub
+// sends it from the worker once every engine step succeeded.
+func (c *conn) subscribeOffLoop(app *apps.App, name string, member *protocol.Member) {
+	var err error
+	c.offload(func() { err = c.t.opts.Hub.Subscribe(context.Background(), app, c, name, member) },
+		func() { c.subscribed(app, name, member, err) })
+}
+
+// subscribed records the outcome of hub.Subscribe. Loop only.
+func (c *conn) subscribed(app *apps.App, name string, member *protocol.Member, err error) {
 	if errors.Is(err, hub.ErrMemberLimit) {
 		c.subscriptionError(name, "LimitReached", "Presence channel "+name+" is full: the limit is "+
-			itoa(c.curApp().MaxPresenceMembers)+" members", 4100)
+			itoa(app.MaxPresenceMembers)+" members", 4100)
 		return
 	}
 	if err != nil {
-		c.t.log.Error("subscribe", "app_id", c.curApp().ID, "channel", name, "err", err)
+		c.t.log.Error("subscribe", "app_id", app.ID, "channel", name, "err", err)
 		c.subscriptionError(name, "ServerError", "Subscription failed: the server could not record it, try again", 503)
 		return
 	}
@@ -100,9 +145,27 @@ func (c *conn) subscribe(m protocol.ClientMessage) {
 		uid = member.UserID
 	}
 	c.subs.add(name, uid)
-	if kind.Kind == protocol.Private || kind.Kind == protocol.Encrypted || kind.Kind == protocol.Presence {
+	if kind := protocol.ParseChannel(name); kind.Kind == protocol.Private || kind.Kind == protocol.Encrypted || kind.Kind == protocol.Presence {
 		c.authorized()
 	}
+}
+
+// allowSubscribe applies the subscribe rate limit (subLimiter); a refused
+// subscribe is answered here. Loop only.
+func (c *conn) allowSubscribe(name string) bool {
+	o := &c.t.opts
+	if o.MaxSubscribesPerSecond < 0 {
+		return true
+	}
+	ok, abuse := c.subRate.subscribe(time.Now().UnixNano(), float32(o.MaxSubscribesPerSecond), float32(o.SubscribeBurst))
+	switch {
+	case abuse:
+		c.Close(errSubscribeAbuse)
+	case !ok:
+		c.sendError(subscribeRateError(o.MaxSubscribesPerSecond, o.SubscribeBurst))
+		c.subscriptionError(name, "LimitReached", "Too many subscriptions per second on this connection", 429)
+	}
+	return ok
 }
 
 // presenceMember authorizes a presence subscription and returns its member:
@@ -161,7 +224,21 @@ func (c *conn) unsubscribe(m protocol.ClientMessage) {
 	if !ok {
 		return // protocol.md §3.4: ignore
 	}
-	c.t.opts.Hub.Unsubscribe(context.Background(), c.curApp(), c, s.Channel, uid)
+	if o := &c.t.opts; o.MaxSubscribesPerSecond >= 0 {
+		c.subRate.unsubscribe(time.Now().UnixNano(), float32(o.MaxSubscribesPerSecond), float32(o.SubscribeBurst))
+	}
+	app := c.curApp()
+	if c.t.offloop {
+		c.unsubscribeOffLoop(app, s.Channel, uid)
+		return
+	}
+	c.t.opts.Hub.Unsubscribe(context.Background(), app, c, s.Channel, uid)
+}
+
+// unsubscribeOffLoop makes the engine calls of an unsubscribe on a worker;
+// later messages of c wait for it, so a re-subscribe cannot overtake it.
+func (c *conn) unsubscribeOffLoop(app *apps.App, name, uid string) {
+	c.offload(func() { c.t.opts.Hub.Unsubscribe(context.Background(), app, c, name, uid) }, nil)
 }
 
 func (c *conn) clientEvent(m protocol.ClientMessage) {
@@ -194,9 +271,26 @@ func (c *conn) clientEvent(m protocol.ClientMessage) {
 		c.sendError(protocol.ErrClientEventRate)
 		return
 	}
-	if err := c.t.opts.Hub.ClientEvent(context.Background(), c.curApp().ID, c, m.Channel, m.Event, data, uid); err != nil {
-		c.sendError(&protocol.Error{Message: "Client event could not be delivered, try again"})
+	if c.t.offloop {
+		c.clientEventOffLoop(c.curApp().ID, m.Channel, m.Event, data, uid)
+		return
 	}
+	if err := c.t.opts.Hub.ClientEvent(context.Background(), c.curApp().ID, c, m.Channel, m.Event, data, uid); err != nil {
+		c.sendError(errClientEventFailed)
+	}
+}
+
+var errClientEventFailed = &protocol.Error{Message: "Client event could not be delivered, try again"}
+
+// clientEventOffLoop publishes a client event from a worker.
+func (c *conn) clientEventOffLoop(appID, channel, event, data, uid string) {
+	var err error
+	c.offload(func() { err = c.t.opts.Hub.ClientEvent(context.Background(), appID, c, channel, event, data, uid) },
+		func() {
+			if err != nil {
+				c.sendError(errClientEventFailed)
+			}
+		})
 }
 
 // allowClientEvent applies the per-connection rate limit (protocol.md §3.9).
@@ -249,9 +343,18 @@ func (c *conn) signin(m protocol.ClientMessage) {
 	if c.userID == "" {
 		c.userID = u.ID
 		c.r().userInfo, c.r().watchlist = u.UserInfo, u.Watchlist
+		if c.t.offloop {
+			c.signInOffLoop(c.curApp().ID, u.ID, u.Watchlist)
+			return
+		}
 		c.t.opts.Hub.SignIn(c.curApp().ID, c, u.ID, u.Watchlist)
 		c.authorized()
 	}
+}
+
+// signInOffLoop records the sign-in and looks the watchlist up on a worker.
+func (c *conn) signInOffLoop(appID, userID string, watchlist []string) {
+	c.offload(func() { c.t.opts.Hub.SignIn(appID, c, userID, watchlist) }, nil)
 }
 
 func truncate(s string, n int) string {

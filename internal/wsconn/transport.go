@@ -40,6 +40,15 @@ type Options struct {
 	MaxEventBytes     int // client event data limit, default 10 KiB
 	MaxChannelNameLen int // default 200
 	MaxSubscriptions  int // channels per connection, default 10,000
+	// MaxSubscribesPerSecond and SubscribeBurst bound each connection's
+	// subscribe/unsubscribe requests (subLimiter): default 20/s with bursts
+	// of 100 (a client subscribing to its channels at connect); a negative
+	// rate means no limit.
+	MaxSubscribesPerSecond int
+	SubscribeBurst         int
+	// EngineWorkers bounds the goroutines that make engine calls off the
+	// event loops when the hub's engine may block (offloop.go); default 64.
+	EngineWorkers int
 	// Direct, if set, answers REST requests on the event loops (keep-alive
 	// connections whose requests are plain /apps/… calls); otherwise every
 	// non-WebSocket connection goes to net/http. It must not block long:
@@ -76,6 +85,11 @@ type Transport struct {
 
 	loops sync.Map // gnet.EventLoop → *loop
 
+	// offloop is set when the hub's engine may block: engine calls then run
+	// on workers, never on a loop (offloop.go).
+	offloop bool
+	workers *workers
+
 	regMu   sync.Mutex
 	conns   map[*conn]struct{}          // all open conns; guarded by regMu
 	waiting map[gnet.Conn]*waitDeadline // accepted but not a Pusher connection (yet), or one failed and lingering (conn.fail); guarded by regMu
@@ -109,6 +123,11 @@ func New(opts Options) (*Transport, error) {
 	setDefaultInt(&opts.MaxSubscriptions, 10_000)
 	setDefaultInt(&opts.LogLimit, 10)
 	setDefault(&opts.LogInterval, time.Minute)
+	if opts.MaxSubscribesPerSecond == 0 {
+		opts.MaxSubscribesPerSecond = 20
+	}
+	setDefaultInt(&opts.SubscribeBurst, 100)
+	setDefaultInt(&opts.EngineWorkers, defaultWorkers)
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +137,8 @@ func New(opts Options) (*Transport, error) {
 	t.waiting = make(map[gnet.Conn]*waitDeadline)
 	t.overBudget = make(chan struct{}, 1)
 	t.budgetDone = make(chan struct{})
+	t.offloop = opts.Hub.Blocking()
+	t.workers = &workers{max: opts.EngineWorkers, log: t.log.Error}
 	t.gopts = []gnet.Option{gnet.WithMulticore(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		// Register (late upgrades) needs a balancer that is safe to call anytime.
 		gnet.WithLoadBalancing(gnet.LeastConnections),
@@ -267,7 +288,7 @@ func (t *Transport) OnClose(gc gnet.Conn, err error) (action gnet.Action) {
 			reason = err.Error()
 		}
 	}
-	c.cleanup(reason)
+	c.release(reason)
 	return gnet.None
 }
 
