@@ -56,6 +56,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "console":
 		return runConsole(ctx, rest, getenv, os.Stdin, stdout, stderr)
 	case "version", "--version":
+		if _, code := newCommand("pixiu version", "pixiu version", stdout, stderr).parse(rest, 0); code >= 0 {
+			return code
+		}
 		fmt.Fprintln(stdout, "pixiu", Version)
 		return 0
 	case "help", "-h", "--help", "-help":

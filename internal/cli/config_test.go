@@ -160,7 +160,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"config", "default"}, {"apps"}, {"apps", "create"}, {"apps", "list"}, {"apps", "show"}, {"apps", "update"},
 		{"apps", "rotate-secret"}, {"apps", "delete"}, {"webhooks"}, {"webhooks", "status"}, {"webhooks", "dead-letters"},
 		{"webhooks", "replay"}, {"webhooks", "purge"}, {"console"}, {"console", "reset-password"},
-		{"console", "sign-out-everywhere"}}
+		{"console", "sign-out-everywhere"}, {"version"}}
 	for _, cmd := range commands {
 		name := strings.TrimSpace("pixiu " + strings.Join(cmd, " "))
 		for _, help := range []string{"--help", "-h"} {
@@ -209,7 +209,7 @@ func TestStoreCommandsNeedAStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "typo", "pixiu.db")
 	env := map[string]string{"PIXIU_STORE_PATH": path}
 	for _, args := range [][]string{{"apps", "list"}, {"apps", "create", "x"}, {"webhooks", "status"},
-		{"console", "sign-out-everywhere"}} {
+		{"console", "sign-out-everywhere"}, {"version"}} {
 		code, out, errs := pixiu(t, env, args...)
 		if code != 1 || out != "" || !strings.Contains(errs, "no store at "+path) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
