@@ -170,7 +170,9 @@ func (c *conn) flush() {
 	if c.rare != nil && c.rare.pendingEarly {
 		c.rare.pendingEarly = false
 		if act := c.parse(c.rare.early, false); act == gnet.Close {
+			c.mu.Lock()
 			closing = c.closing
+			c.mu.Unlock()
 		}
 	}
 	if closing != nil {
