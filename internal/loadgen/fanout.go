@@ -134,8 +134,22 @@ func runFanout(ctx context.Context, o runOptions, fo fanoutOptions) (*report, er
 	b := mon.take()
 	e.stop()
 	stopped = true
-	t := totals(e) // final, after the loops exited
+	addDeliveryFigures(r, e, pr, a, b, expected) // final, after the loops exited
+	r.add("closed_by_server", e.unexpected.Load())
+	r.add("pusher_errors", e.pusherErrors.Load())
+	if c := e.unexpected.Load(); c > 0 {
+		r.fail("server closed %d subscribers (%s)", c, e.firstError())
+	}
+	if c := e.pusherErrors.Load(); c > 0 {
+		r.fail("%d pusher:error events (%s)", c, e.firstError())
+	}
+	return r, ctx.Err()
+}
 
+// addDeliveryFigures adds the delivery, latency and server-cost figures of a
+// stopped engine whose publishes started at sample a and ended by sample b.
+func addDeliveryFigures(r *report, e *engine, pr *publishResult, a, b sample, expected int64) fanoutTotals {
+	t := totals(e)
 	var hist histogram
 	for _, s := range e.allShards() {
 		hist.merge(&s.hist)
@@ -146,15 +160,7 @@ func runFanout(ctx context.Context, o runOptions, fo fanoutOptions) (*report, er
 	}
 	addFanoutFigures(r, pr, t, &hist, span, expected)
 	r.addProc(a, b, "delivery", t.delivered)
-	r.add("closed_by_server", e.unexpected.Load())
-	r.add("pusher_errors", e.pusherErrors.Load())
-	if c := e.unexpected.Load(); c > 0 {
-		r.fail("server closed %d subscribers (%s)", c, e.firstError())
-	}
-	if c := e.pusherErrors.Load(); c > 0 {
-		r.fail("%d pusher:error events (%s)", c, e.firstError())
-	}
-	return r, ctx.Err()
+	return t
 }
 
 // addFanoutFigures adds the delivery figures and checks of a fan-out run.

@@ -158,17 +158,7 @@ func runSlow(ctx context.Context, o runOptions, so slowOptions) (*report, error)
 
 	e.stop()
 	stopped = true
-	t := totals(e)
-	var hist histogram
-	for _, s := range e.allShards() {
-		hist.merge(&s.hist)
-	}
-	var span time.Duration
-	if t.lastRecv > 0 {
-		span = time.Duration(t.lastRecv - a.at.UnixNano())
-	}
-	addFanoutFigures(r, pr, t, &hist, span, expected)
-	r.addProc(a, b, "delivery", t.delivered)
+	addDeliveryFigures(r, e, pr, a, b, expected)
 	r.add("server_rss_start_kb", start.rss>>10)
 	r.add("server_rss_before_slow_kb", before.rss>>10)
 	r.add("server_rss_peak_kb", pk.rss>>10)
