@@ -91,6 +91,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxOutboundBytes:  cfg.Limits.MaxOutboundBytes,
 		MaxEventBytes:     cfg.Limits.MaxEventBytes,
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
+		MaxEventNameLen:   cfg.Limits.MaxEventNameLen,
 		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,
 		Direct:            direct,
 		// One deadline per request on both paths (net/http: ReadTimeout).

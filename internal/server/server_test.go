@@ -345,3 +345,23 @@ func TestHostileInput(t *testing.T) {
 	s.REST().Trigger(t, []string{"still-works"}, "e", "1")
 	c.Expect("e")
 }
+
+// TestClientEventNameLimit: a client event's name is held to the configured
+// limits.max_event_name_len, and the error names that limit.
+func TestClientEventNameLimit(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, func(c *config.Config) { c.Limits.MaxEventNameLen = 20 })
+	ch := "private-names"
+	a := pixiutest.Dial(t, s.Addr, "app-key")
+	a.Subscribe(ch, "app-key", "app-secret", "")
+	b := pixiutest.Dial(t, s.Addr, "app-key")
+	b.Subscribe(ch, "app-key", "app-secret", "")
+	a.Send("client-"+strings.Repeat("x", 14), ch, "x") // 21 bytes
+	if er := a.Expect("pusher:error"); !strings.Contains(string(er.Data), "longer than 20 bytes") {
+		t.Fatalf("got %s", er.Data)
+	}
+	a.Send("client-"+strings.Repeat("y", 13), ch, "x") // 20 bytes
+	if e := b.Expect("client-" + strings.Repeat("y", 13)); e.DataString() != "x" {
+		t.Fatalf("got %+v", e)
+	}
+}

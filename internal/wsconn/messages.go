@@ -258,8 +258,8 @@ func (c *conn) clientEvent(m protocol.ClientMessage) {
 	case !subscribed:
 		c.sendError(&protocol.Error{Message: "Client event rejected: not subscribed to channel " + m.Channel})
 		return
-	case len(m.Event) > 200:
-		c.sendError(&protocol.Error{Message: "Client event rejected: event name longer than 200 characters"})
+	case len(m.Event) > c.t.opts.MaxEventNameLen:
+		c.sendError(&protocol.Error{Message: "Client event rejected: event name longer than " + itoa(c.t.opts.MaxEventNameLen) + " bytes"})
 		return
 	}
 	data := protocol.DataString(m.Data)

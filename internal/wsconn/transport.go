@@ -39,6 +39,7 @@ type Options struct {
 	MaxOutboundBytes  int // outbound bytes held for all sockets before the largest holders get 4100, default 192 MiB
 	MaxEventBytes     int // client event data limit, default 10 KiB
 	MaxChannelNameLen int // default 200
+	MaxEventNameLen   int // client event name limit, default 200
 	MaxSubscriptions  int // channels per connection, default 10,000
 	// MaxSubscribesPerSecond and SubscribeBurst bound each connection's
 	// subscribe/unsubscribe requests (subLimiter): default 20/s with bursts
@@ -120,6 +121,7 @@ func New(opts Options) (*Transport, error) {
 	setDefaultInt(&opts.MaxOutboundBytes, 192<<20)
 	setDefaultInt(&opts.MaxEventBytes, 10<<10)
 	setDefaultInt(&opts.MaxChannelNameLen, 200)
+	setDefaultInt(&opts.MaxEventNameLen, protocol.DefaultMaxEventNameLen)
 	setDefaultInt(&opts.MaxSubscriptions, 10_000)
 	setDefaultInt(&opts.LogLimit, 10)
 	setDefault(&opts.LogInterval, time.Minute)
