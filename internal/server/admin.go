@@ -39,7 +39,7 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if withMetrics {
-		mux.HandleFunc("GET /metrics", s.metrics)
+		mux.Handle("GET /metrics", s.metrics)
 		mux.HandleFunc("GET /health", s.health)
 		mux.HandleFunc("GET /ready", s.ready)
 	}

@@ -24,6 +24,7 @@ func TestImportRules(t *testing.T) {
 		"internal/httpwire":       {"internal/"},
 		"internal/apps":           {"internal/"},
 		"internal/dbfile":         {"internal/"},
+		"internal/metrics":        {"internal/"},
 		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/usage":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/webhook":        {"internal/wsconn", "internal/restapi", "internal/console", "internal/store"},

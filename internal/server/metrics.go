@@ -1,76 +1,87 @@
 package server
 
 import (
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pixiu-io/pixiu/internal/metrics"
 	"github.com/pixiu-io/pixiu/internal/webhook"
 )
 
-// metrics serves GET /metrics in the Prometheus text exposition format: per
-// app connections and messages (as Pusher counts them), quotas, webhook
-// delivery counters and engine readiness. Figures are this node's, except
-// messages today, which the usage store sums over the cluster.
-func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	var b strings.Builder
-	list := s.apps.List()
-	gauge := func(name, help string, value func(id string) int64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-		for _, a := range list {
-			fmt.Fprintf(&b, "%s{app_id=%q} %d\n", name, a.ID, value(a.ID))
-		}
+// metricDescs are the server's own families, described once. Figures are
+// this node's, except messages today, which the usage store sums over the
+// cluster.
+type metricDescs struct {
+	connections, messagesToday, peakToday, quota                                 *prometheus.Desc
+	webhookRequests, webhookEvents, webhookDropped, webhookOutbox, webhookPruned *prometheus.Desc
+	webhookLatency, outboundBytes, budgetClosed, engineReady                     *prometheus.Desc
+}
+
+func newMetricDescs() *metricDescs {
+	app := []string{"app_id"}
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	gauge("pixiu_connections", "Open WebSocket connections on this node.",
-		func(id string) int64 { return int64(s.hub.Connections(id)) })
-	if s.usage != nil {
-		gauge("pixiu_messages_today", "Messages counted today (UTC): publishes, deliveries, webhooks.",
-			func(id string) int64 { return s.usage.Stats(id).Messages })
-		gauge("pixiu_connections_peak_today", "Most concurrent connections today on this node.",
-			func(id string) int64 { return s.usage.Stats(id).PeakToday })
+	return &metricDescs{
+		connections:     d("pixiu_connections", "Open WebSocket connections on this node.", app...),
+		messagesToday:   d("pixiu_messages_today", "Messages counted today (UTC): publishes, deliveries, webhooks.", app...),
+		peakToday:       d("pixiu_connections_peak_today", "Most concurrent connections today on this node.", app...),
+		quota:           d("pixiu_daily_message_quota", "Daily message quota (0 = unlimited).", app...),
+		webhookRequests: d("pixiu_webhook_requests_total", "Webhook requests by result.", "result"),
+		webhookEvents:   d("pixiu_webhook_events_total", "Webhook events by fate.", "fate"),
+		webhookDropped:  d("pixiu_webhook_events_dropped_total", "Webhook events lost before reaching the outbox, by reason.", "reason"),
+		webhookOutbox:   d("pixiu_webhook_outbox_events", "Webhook events waiting in the outbox (cap: webhooks.max_outbox_events)."),
+		webhookPruned:   d("pixiu_webhook_dead_letters_pruned_total", "Dead letters deleted past webhooks.dead_letter_retention."),
+		webhookLatency:  d("pixiu_webhook_latency_seconds", "Webhook request latency.", "stat"),
+		outboundBytes:   d("pixiu_outbound_bytes", "Outbound bytes held in memory for all sockets (bounded by max_outbound_bytes)."),
+		budgetClosed:    d("pixiu_outbound_budget_closed_total", "Connections closed with 4100 because max_outbound_bytes was exceeded."),
+		engineReady:     d("pixiu_engine_ready", "Whether the cluster engine can serve (1) or not (0)."),
 	}
-	gauge("pixiu_daily_message_quota", "Daily message quota (0 = unlimited).", func(id string) int64 {
-		if a, err := s.apps.ByID(id); err == nil {
-			return a.DailyMessageQuota
+}
+
+// wireMetrics builds the /metrics handler over its own registry: Go runtime,
+// process and the server's families, read from the parts' counters at
+// scrape time.
+func (s *Server) wireMetrics() (http.Handler, error) {
+	d := newMetricDescs()
+	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }))
+	return h, err
+}
+
+// collect emits the server's families; it runs on the scraping goroutine.
+func (s *Server) collect(d *metricDescs, emit metrics.Emit) {
+	gauge, counter := metrics.Gauge, metrics.Counter
+	for _, a := range s.apps.List() {
+		emit(gauge(d.connections, float64(s.hub.Connections(a.ID)), a.ID))
+		if s.usage != nil {
+			st := s.usage.Stats(a.ID)
+			emit(gauge(d.messagesToday, float64(st.Messages), a.ID))
+			emit(gauge(d.peakToday, float64(st.PeakToday), a.ID))
 		}
-		return 0
-	})
+		emit(gauge(d.quota, float64(a.DailyMessageQuota), a.ID))
+	}
 	if s.webhooks != nil {
 		st := s.webhooks.Stats()
-		counter(&b, "pixiu_webhook_requests_total", "Webhook requests by result.", "result",
-			[]string{"sent", "failed", "retried", "dead_lettered"}, []int64{st.Sent, st.Failed, st.Retried, st.DeadLettered})
-		counter(&b, "pixiu_webhook_events_total", "Webhook events by fate.", "fate",
-			[]string{"queued", "sent", "spilled", "dropped", "suppressed"},
-			[]int64{st.Queued, st.SentEvents, st.Spilled, st.Dropped, st.Suppressed})
-		counter(&b, "pixiu_webhook_events_dropped_total", "Webhook events lost before reaching the outbox, by reason.",
-			"reason", webhook.DropReasons(), st.DroppedBy[:])
-		fmt.Fprintf(&b, "# HELP pixiu_webhook_outbox_events Webhook events waiting in the outbox (cap: webhooks.max_outbox_events).\n"+
-			"# TYPE pixiu_webhook_outbox_events gauge\npixiu_webhook_outbox_events %d\n"+
-			"# HELP pixiu_webhook_dead_letters_pruned_total Dead letters deleted past webhooks.dead_letter_retention.\n"+
-			"# TYPE pixiu_webhook_dead_letters_pruned_total counter\npixiu_webhook_dead_letters_pruned_total %d\n",
-			st.OutboxEvents, st.Pruned)
-		fmt.Fprintf(&b, "# HELP pixiu_webhook_latency_seconds Webhook request latency.\n# TYPE pixiu_webhook_latency_seconds gauge\n"+
-			"pixiu_webhook_latency_seconds{stat=\"mean\"} %g\npixiu_webhook_latency_seconds{stat=\"max\"} %g\n",
-			st.LatencyMean.Seconds(), st.LatencyMax.Seconds())
+		for i, r := range []string{"sent", "failed", "retried", "dead_lettered"} {
+			emit(counter(d.webhookRequests, float64([]int64{st.Sent, st.Failed, st.Retried, st.DeadLettered}[i]), r))
+		}
+		for i, f := range []string{"queued", "sent", "spilled", "dropped", "suppressed"} {
+			emit(counter(d.webhookEvents, float64([]int64{st.Queued, st.SentEvents, st.Spilled, st.Dropped, st.Suppressed}[i]), f))
+		}
+		for i, r := range webhook.DropReasons() {
+			emit(counter(d.webhookDropped, float64(st.DroppedBy[i]), r))
+		}
+		emit(gauge(d.webhookOutbox, float64(st.OutboxEvents)))
+		emit(counter(d.webhookPruned, float64(st.Pruned)))
+		emit(gauge(d.webhookLatency, st.LatencyMean.Seconds(), "mean"))
+		emit(gauge(d.webhookLatency, st.LatencyMax.Seconds(), "max"))
 	}
-	fmt.Fprintf(&b, "# HELP pixiu_outbound_bytes Outbound bytes held in memory for all sockets (bounded by max_outbound_bytes).\n"+
-		"# TYPE pixiu_outbound_bytes gauge\npixiu_outbound_bytes %d\n", s.transport.OutboundBytes())
-	fmt.Fprintf(&b, "# HELP pixiu_outbound_budget_closed_total Connections closed with 4100 because max_outbound_bytes was exceeded.\n"+
-		"# TYPE pixiu_outbound_budget_closed_total counter\npixiu_outbound_budget_closed_total %d\n", s.transport.BudgetClosed())
-	ready := 1
+	emit(gauge(d.outboundBytes, float64(s.transport.OutboundBytes())))
+	emit(counter(d.budgetClosed, float64(s.transport.BudgetClosed())))
+	ready := 1.0
 	if s.hub.Engine().Ready() != nil {
 		ready = 0
 	}
-	fmt.Fprintf(&b, "# HELP pixiu_engine_ready Whether the cluster engine can serve (1) or not (0).\n"+
-		"# TYPE pixiu_engine_ready gauge\npixiu_engine_ready %d\n", ready)
-	_, _ = io.WriteString(w, b.String())
-}
-
-func counter(b *strings.Builder, name, help, label string, keys []string, values []int64) {
-	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
-	for i, k := range keys {
-		fmt.Fprintf(b, "%s{%s=%q} %d\n", name, label, k, values[i])
-	}
+	emit(gauge(d.engineReady, ready))
 }

@@ -40,6 +40,7 @@ type Server struct {
 	appState  // wire_console.go: app store, usage counting, debug tap, console
 
 	webhooks *webhook.Sender // set by wireWebhooks
+	metrics  http.Handler    // GET /metrics, set by wireMetrics
 }
 
 // New builds every part from cfg and listens on cfg.Addr(). Call Run to serve.
@@ -106,6 +107,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.transport.Close)
+	if s.metrics, err = s.wireMetrics(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	handler, err := s.routes(api)
 	if err != nil {
 		s.Close()
@@ -170,7 +175,7 @@ func (s *Server) routes(api http.Handler) (http.Handler, error) {
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.HandleFunc("GET /health", s.health)
 	if s.cfg.AdminAddr == "" {
-		mux.HandleFunc("GET /metrics", s.metrics)
+		mux.Handle("GET /metrics", s.metrics)
 	}
 	mux.HandleFunc("GET /{$}", s.home)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

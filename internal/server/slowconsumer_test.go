@@ -141,11 +141,11 @@ func outboundBytes(t *testing.T, s *pixiutest.Server) int64 {
 	b, _ := io.ReadAll(resp.Body)
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "pixiu_outbound_bytes "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
+			n, err := strconv.ParseFloat(v, 64) // 1.2e+06 past six digits
 			if err != nil {
 				t.Fatal(err)
 			}
-			return n
+			return int64(n)
 		}
 	}
 	t.Fatalf("no pixiu_outbound_bytes in /metrics:\n%s", b)
