@@ -70,6 +70,8 @@ type Config struct {
 	Cluster Cluster `yaml:"cluster"`
 	// Webhooks are delivery settings shared by all apps (endpoints are per app).
 	Webhooks WebhookSettings `yaml:"webhooks"`
+	// Metrics shapes /metrics.
+	Metrics Metrics `yaml:"metrics"`
 
 	// Apps are the statically configured apps (read-only at runtime): id,
 	// key, secret and the settings of apps.Settings; a setting left out takes
@@ -120,6 +122,17 @@ type Store struct {
 	Path string `yaml:"path"` // env PIXIU_STORE_PATH
 	DSN  string `yaml:"dsn"`  // env PIXIU_STORE_DSN
 }
+
+// Metrics shapes /metrics.
+type Metrics struct {
+	// PerAppLabels labels the per-app families with app_id (default true;
+	// env PIXIU_METRICS_PER_APP_LABELS). false sums them over the apps: one
+	// series per family for setups with thousands of apps.
+	PerAppLabels *bool `yaml:"per_app_labels"`
+}
+
+// AppLabels reports whether per-app families carry the app_id label.
+func (m Metrics) AppLabels() bool { return m.PerAppLabels == nil || *m.PerAppLabels }
 
 // Console configures the web console.
 type Console struct {
@@ -222,6 +235,10 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Store.Path == "" {
 		c.Store.Path = "pixiu-data/pixiu.db"
+	}
+	if c.Metrics.PerAppLabels == nil {
+		t := true
+		c.Metrics.PerAppLabels = &t
 	}
 	if c.Console.Enabled == nil {
 		t := true

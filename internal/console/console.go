@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
@@ -73,7 +74,13 @@ type Console struct {
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close: ends every debug stream
+
+	published atomic.Int64 // events the event creator published (Published)
 }
+
+// Published returns how many events the event creator has published since
+// the console started.
+func (c *Console) Published() int64 { return c.published.Load() }
 
 // New prepares the console: it loads or creates the session key in the
 // store. Sign-in works once Start has run.

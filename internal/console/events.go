@@ -46,6 +46,7 @@ func (c *Console) sendEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := c.opts.Hub.Publish(r.Context(), a.ID, []string{body.Channel}, body.Event, body.Data, ""); err != nil {
 		return errorf(http.StatusServiceUnavailable, "publish failed: the cluster engine is unavailable")
 	}
+	c.published.Add(1)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 	return nil
 }

@@ -52,6 +52,8 @@ type Hub struct {
 	conns sync.Map // appID → *atomic.Int64, local connection counts
 
 	framePool sync.Pool // *[]byte scratch for encoding frames
+
+	clientEvents atomic.Int64 // client events accepted by the engine (stats.go)
 }
 
 type shard struct {
@@ -452,6 +454,9 @@ func (h *Hub) Publish(ctx context.Context, appID string, channels []string, even
 func (h *Hub) ClientEvent(ctx context.Context, appID string, c Client, name, event, data, userID string) error {
 	err := h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name, Event: event, Data: data,
 		UserID: userID, ExcludeSocket: c.SocketID()})
+	if err == nil {
+		h.clientEvents.Add(1)
+	}
 	h.observe(Event{Kind: ClientEvent, AppID: appID, Channel: name, Event: event, Data: data,
 		SocketID: c.SocketID(), UserID: userID})
 	return err

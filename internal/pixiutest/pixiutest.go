@@ -367,3 +367,11 @@ func (c *Client) closeErr() error {
 		return nil
 	}
 }
+
+// CloseWith sends a close frame with code (the server echoes it and closes).
+func (c *Client) CloseWith(code int) {
+	c.t.Helper()
+	if err := wsutil.WriteClientMessage(c.conn, ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), "")); err != nil {
+		c.t.Fatalf("write close: %v", err)
+	}
+}

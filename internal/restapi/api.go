@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
@@ -51,7 +52,12 @@ type API struct {
 	mux    *http.ServeMux
 	// errTooLarge refuses a body over MaxBodyBytes (413, then refuseBody).
 	errTooLarge *Error
+	published   atomic.Int64 // events the engine accepted (Published)
 }
+
+// Published returns how many events (a batch counts each) this API has
+// published since it started.
+func (a *API) Published() int64 { return a.published.Load() }
 
 // New returns the API; mount it at the server root (it matches /apps/…).
 func New(opts Options) *API {
@@ -229,6 +235,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 	if err := a.opts.Hub.Publish(r.Context(), req.app.ID, channels, e.Name, data, e.SocketID); err != nil {
 		return errorf(http.StatusServiceUnavailable, "Publish failed: the cluster engine is unavailable")
 	}
+	a.published.Add(1)
 	if e.Info == "" {
 		writeRaw(w, http.StatusOK, emptyObject)
 		return nil
@@ -320,6 +327,7 @@ func (a *API) batchEvents(w http.ResponseWriter, r *http.Request) error {
 		if err := a.opts.Hub.Publish(r.Context(), req.app.ID, items[i].channels, e.Name, items[i].data, e.SocketID); err != nil {
 			return errorf(http.StatusServiceUnavailable, "Publish failed: the cluster engine is unavailable")
 		}
+		a.published.Add(1)
 	}
 	if !withInfo {
 		writeRaw(w, http.StatusOK, emptyObject)

@@ -6,28 +6,43 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pixiu-io/pixiu/internal/metrics"
+	"github.com/pixiu-io/pixiu/internal/usage"
 	"github.com/pixiu-io/pixiu/internal/webhook"
+	"github.com/pixiu-io/pixiu/internal/wsconn"
 )
 
 // metricDescs are the server's own families, described once. Figures are
 // this node's, except messages today, which the usage store sums over the
 // cluster.
 type metricDescs struct {
-	connections, messagesToday, peakToday, quota                                 *prometheus.Desc
+	perApp                                                                       bool // app_id label (metrics.per_app_labels)
+	connections, messagesToday, peakToday, quota, subscriptions, channels        *prometheus.Desc
+	opened, closed, published, deliveries, slowClosed                            *prometheus.Desc
 	webhookRequests, webhookEvents, webhookDropped, webhookOutbox, webhookPruned *prometheus.Desc
 	webhookLatency, outboundBytes, budgetClosed, engineReady                     *prometheus.Desc
 }
 
-func newMetricDescs() *metricDescs {
-	app := []string{"app_id"}
+func newMetricDescs(perApp bool) *metricDescs {
+	var app []string
+	if perApp {
+		app = []string{"app_id"}
+	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &metricDescs{
+		perApp:          perApp,
 		connections:     d("pixiu_connections", "Open WebSocket connections on this node.", app...),
 		messagesToday:   d("pixiu_messages_today", "Messages counted today (UTC): publishes, deliveries, webhooks.", app...),
 		peakToday:       d("pixiu_connections_peak_today", "Most concurrent connections today on this node.", app...),
 		quota:           d("pixiu_daily_message_quota", "Daily message quota (0 = unlimited).", app...),
+		subscriptions:   d("pixiu_subscriptions", "Channel subscriptions of this node's connections.", app...),
+		channels:        d("pixiu_channels", "Channels with at least one subscriber on this node.", app...),
+		opened:          d("pixiu_connections_opened_total", "WebSocket connections established on this node."),
+		closed:          d("pixiu_connections_closed_total", "Established connections closed, by close code sent or received (1006: none; other: any code not listed).", "code"),
+		published:       d("pixiu_messages_published_total", "Events published on this node, by source (a batch counts each event).", "source"),
+		deliveries:      d("pixiu_deliveries_total", "Event frames queued to this node's sockets."),
+		slowClosed:      d("pixiu_slow_consumer_closed_total", "Connections closed with 4100: outbound buffer (max_pending_bytes) or budget (max_outbound_bytes) exceeded."),
 		webhookRequests: d("pixiu_webhook_requests_total", "Webhook requests by result.", "result"),
 		webhookEvents:   d("pixiu_webhook_events_total", "Webhook events by fate.", "fate"),
 		webhookDropped:  d("pixiu_webhook_events_dropped_total", "Webhook events lost before reaching the outbox, by reason.", "reason"),
@@ -44,7 +59,7 @@ func newMetricDescs() *metricDescs {
 // process and the server's families, read from the parts' counters at
 // scrape time.
 func (s *Server) wireMetrics() (http.Handler, error) {
-	d := newMetricDescs()
+	d := newMetricDescs(s.cfg.Metrics.AppLabels())
 	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }))
 	return h, err
 }
@@ -52,15 +67,21 @@ func (s *Server) wireMetrics() (http.Handler, error) {
 // collect emits the server's families; it runs on the scraping goroutine.
 func (s *Server) collect(d *metricDescs, emit metrics.Emit) {
 	gauge, counter := metrics.Gauge, metrics.Counter
-	for _, a := range s.apps.List() {
-		emit(gauge(d.connections, float64(s.hub.Connections(a.ID)), a.ID))
-		if s.usage != nil {
-			st := s.usage.Stats(a.ID)
-			emit(gauge(d.messagesToday, float64(st.Messages), a.ID))
-			emit(gauge(d.peakToday, float64(st.PeakToday), a.ID))
-		}
-		emit(gauge(d.quota, float64(a.DailyMessageQuota), a.ID))
+	s.collectApps(d, emit)
+	st := s.transport.Stats()
+	emit(counter(d.opened, float64(st.Opened)))
+	for i, code := range wsconn.CloseCodeLabels() {
+		emit(counter(d.closed, float64(st.Closed[i]), code))
 	}
+	emit(counter(d.slowClosed, float64(st.SlowConsumerClosed)))
+	var console int64
+	if s.console != nil {
+		console = s.console.Published()
+	}
+	emit(counter(d.published, float64(s.api.Published()), "rest"))
+	emit(counter(d.published, float64(s.hub.ClientEvents()), "client_event"))
+	emit(counter(d.published, float64(console), "console"))
+	emit(counter(d.deliveries, float64(s.deliveries.Load())))
 	if s.webhooks != nil {
 		st := s.webhooks.Stats()
 		for i, r := range []string{"sent", "failed", "retried", "dead_lettered"} {
@@ -84,4 +105,40 @@ func (s *Server) collect(d *metricDescs, emit metrics.Emit) {
 		ready = 0
 	}
 	emit(gauge(d.engineReady, ready))
+}
+
+// collectApps emits the per-app families: one series per app with app_id,
+// else one sum per family (peak and quota, which do not add up, are left out).
+func (s *Server) collectApps(d *metricDescs, emit metrics.Emit) {
+	gauge := metrics.Gauge
+	occ := s.hub.Occupancy()
+	var conns, msgs, subs, chans int64
+	for _, a := range s.apps.List() {
+		c, o := int64(s.hub.Connections(a.ID)), occ[a.ID]
+		var st usage.Stats
+		if s.usage != nil {
+			st = s.usage.Stats(a.ID)
+		}
+		if !d.perApp {
+			conns, msgs, subs, chans = conns+c, msgs+st.Messages, subs+int64(o.Subscriptions), chans+int64(o.Channels)
+			continue
+		}
+		emit(gauge(d.connections, float64(c), a.ID))
+		if s.usage != nil {
+			emit(gauge(d.messagesToday, float64(st.Messages), a.ID))
+			emit(gauge(d.peakToday, float64(st.PeakToday), a.ID))
+		}
+		emit(gauge(d.quota, float64(a.DailyMessageQuota), a.ID))
+		emit(gauge(d.subscriptions, float64(o.Subscriptions), a.ID))
+		emit(gauge(d.channels, float64(o.Channels), a.ID))
+	}
+	if d.perApp {
+		return
+	}
+	emit(gauge(d.connections, float64(conns)))
+	if s.usage != nil {
+		emit(gauge(d.messagesToday, float64(msgs)))
+	}
+	emit(gauge(d.subscriptions, float64(subs)))
+	emit(gauge(d.channels, float64(chans)))
 }

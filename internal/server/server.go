@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
@@ -41,6 +42,10 @@ type Server struct {
 
 	webhooks *webhook.Sender // set by wireWebhooks
 	metrics  http.Handler    // GET /metrics, set by wireMetrics
+	api      *restapi.API
+	// deliveries counts event frames queued to sockets (one atomic add per
+	// delivered message, in onDeliver).
+	deliveries atomic.Int64
 }
 
 // New builds every part from cfg and listens on cfg.Addr(). Call Run to serve.
@@ -76,6 +81,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Admit:             s.admitPublish(),
 		OnError:           s.onAPIError(),
 	})
+	s.api = api
 	var direct wsconn.DirectFunc
 	if cfg.Cluster.Redis == "" {
 		// The in-memory engine never blocks, so the event loops may answer

@@ -235,7 +235,11 @@ func (s *Server) onAPIError() func(appID string, status int, message string) {
 }
 
 // onDeliver returns the delivery counter (message counting, protocol.md §8):
-// each delivery to a socket is a message.
+// each delivery to a socket is a message. It also feeds
+// pixiu_deliveries_total.
 func (s *Server) onDeliver() func(appID string, n int) {
-	return func(appID string, n int) { s.usage.Add(appID, int64(n)) }
+	return func(appID string, n int) {
+		s.deliveries.Add(int64(n))
+		s.usage.Add(appID, int64(n))
+	}
 }

@@ -59,6 +59,7 @@ type connRare struct {
 	userInfo     []byte    // signed-in user's user_info
 	watchlist    []string
 	reason       string // why the server closed the connection
+	closeCode    int    // the close frame's code, sent or received (0: none)
 
 	// Outbound watch (outbound.go): set while bytes wait in out or in gnet.
 	watched  bool  // in loop.watched
@@ -198,7 +199,11 @@ func (c *conn) closeNow(e *protocol.Error) {
 		c.out.reset() // the backlog is what did not fit
 	}
 	c.mu.Unlock()
-	c.r().reason = e.Error()
+	r := c.r()
+	r.reason, r.closeCode = e.Error(), e.Code
+	if e.Code == protocol.CodeOverCapacity {
+		c.t.stats.slowClosed.Add(1)
+	}
 	c.handOver(math.MaxInt)
 	b := appendFrame(getBuf(), opText, protocol.AppendError(nil, e))
 	b = appendClose(b, e.Code, e.Message)
@@ -207,7 +212,8 @@ func (c *conn) closeNow(e *protocol.Error) {
 	c.closeAfterFlush()
 }
 
-// markClosed is called from OnClose; it returns the server's close reason.
+// markClosed is called from OnClose; it counts the close by its code and
+// returns the server's close reason.
 func (c *conn) markClosed() string {
 	c.mu.Lock()
 	c.closed = true
@@ -215,6 +221,11 @@ func (c *conn) markClosed() string {
 	c.inGnet = 0
 	c.mu.Unlock()
 	c.account(0)
+	code := 1006 // no close frame either way
+	if c.rare != nil && c.rare.closeCode != 0 {
+		code = c.rare.closeCode
+	}
+	c.t.stats.closed[closeCodeIndex(code)].Add(1)
 	if c.rare == nil {
 		return ""
 	}

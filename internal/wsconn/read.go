@@ -343,7 +343,8 @@ func (c *conn) closeFrame(p []byte) gnet.Action {
 	if !c.flushAndClaim() {
 		return gnet.Close
 	}
-	c.r().reason = "client closed (" + itoa(code) + ")"
+	r := c.r()
+	r.reason, r.closeCode = "client closed ("+itoa(code)+")", code
 	_, _ = c.gc.Write(appendClose(nil, code, ""))
 	return gnet.Close
 }
@@ -390,7 +391,7 @@ func (c *conn) fail(code int, reason string) gnet.Action {
 		return gnet.Close
 	}
 	r := c.r()
-	r.reason = reason
+	r.reason, r.closeCode = reason, code
 	r.rd = readState{failed: true}
 	_, _ = c.gc.Write(appendClose(nil, code, reason))
 	if c.gc.OutboundBuffered() == 0 { // all in the kernel: the FIN follows it

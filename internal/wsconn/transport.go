@@ -105,6 +105,8 @@ type Transport struct {
 	budgetDone   chan struct{} // closed when enforceBudget returns
 	budgetClosed atomic.Int64  // connections closed by the budget
 	budgetLogged int64         // unix nanos of the last budget warning; enforceBudget only
+
+	stats connStats // stats.go
 }
 
 // New returns a transport; Serve starts its event loops. Call Close to stop them.
@@ -240,6 +242,7 @@ func (t *Transport) register(c *conn) {
 	t.conns[c] = struct{}{}
 	delete(t.waiting, c.gc)
 	t.regMu.Unlock()
+	t.stats.opened.Add(1)
 }
 
 // OnTraffic parses and handles every complete frame in the inbound buffer.
