@@ -52,7 +52,8 @@ type API struct {
 	mux    *http.ServeMux
 	// errTooLarge refuses a body over MaxBodyBytes (413, then refuseBody).
 	errTooLarge *Error
-	published   atomic.Int64 // events the engine accepted (Published)
+	published   atomic.Int64    // events the engine accepted (Published)
+	routes      []*routeCounter // one per route, set by New (stats.go)
 }
 
 // Published returns how many events (a batch counts each) this API has
@@ -93,7 +94,10 @@ func New(opts Options) *API {
 	a.handle("GET /apps/{app_id}/channels/{channel_name}", a.channel)
 	a.handle("GET /apps/{app_id}/channels/{channel_name}/users", a.users)
 	a.handle("POST /apps/{app_id}/users/{user_id}/terminate_connections", a.terminate)
+	unmatched := &routeCounter{route: "unmatched"}
+	a.routes = append(a.routes, unmatched)
 	a.mux.HandleFunc("/apps/", func(w http.ResponseWriter, r *http.Request) {
+		unmatched.count(http.StatusNotFound)
 		writeError(w, a.log, errorf(http.StatusNotFound, "Not found: "+r.Method+" "+r.URL.Path))
 	})
 	return a
@@ -112,12 +116,16 @@ type request struct {
 func reqOf(r *http.Request) *request { return r.Context().Value(ctxKey{}).(*request) }
 
 // handle registers h behind authentication (protocol.md §6.2).
+// Each answer is counted by route and status (Requests).
 func (a *API) handle(pattern string, h handlerFunc) {
+	rc := &routeCounter{route: pattern}
+	a.routes = append(a.routes, rc)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		req, err := a.authenticate(r)
 		if err == nil {
 			err = h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
 		}
+		rc.count(statusOf(err))
 		if err != nil {
 			a.reportError(r, err)
 			if errors.Is(err, a.errTooLarge) {

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pixiu-io/pixiu/internal/metrics"
+	"github.com/pixiu-io/pixiu/internal/restapi"
 	"github.com/pixiu-io/pixiu/internal/usage"
 	"github.com/pixiu-io/pixiu/internal/webhook"
 	"github.com/pixiu-io/pixiu/internal/wsconn"
@@ -17,7 +18,7 @@ import (
 type metricDescs struct {
 	perApp                                                                       bool // app_id label (metrics.per_app_labels)
 	connections, messagesToday, peakToday, quota, subscriptions, channels        *prometheus.Desc
-	opened, closed, published, deliveries, slowClosed                            *prometheus.Desc
+	opened, closed, published, deliveries, slowClosed, restRequests              *prometheus.Desc
 	webhookRequests, webhookEvents, webhookDropped, webhookOutbox, webhookPruned *prometheus.Desc
 	webhookLatency, outboundBytes, budgetClosed, engineReady                     *prometheus.Desc
 }
@@ -42,6 +43,7 @@ func newMetricDescs(perApp bool) *metricDescs {
 		closed:          d("pixiu_connections_closed_total", "Established connections closed, by close code sent or received (1006: none; other: any code not listed).", "code"),
 		published:       d("pixiu_messages_published_total", "Events published on this node, by source (a batch counts each event).", "source"),
 		deliveries:      d("pixiu_deliveries_total", "Event frames queued to this node's sockets."),
+		restRequests:    d("pixiu_rest_requests_total", "REST API requests answered by its handlers, by method, route template (unmatched: 404) and status (other: any status not listed).", "method", "route", "status"),
 		slowClosed:      d("pixiu_slow_consumer_closed_total", "Connections closed with 4100: outbound buffer (max_pending_bytes) or budget (max_outbound_bytes) exceeded."),
 		webhookRequests: d("pixiu_webhook_requests_total", "Webhook requests by result.", "result"),
 		webhookEvents:   d("pixiu_webhook_events_total", "Webhook events by fate.", "fate"),
@@ -82,6 +84,12 @@ func (s *Server) collect(d *metricDescs, emit metrics.Emit) {
 	emit(counter(d.published, float64(s.hub.ClientEvents()), "client_event"))
 	emit(counter(d.published, float64(console), "console"))
 	emit(counter(d.deliveries, float64(s.deliveries.Load())))
+	statuses := restapi.RequestStatusLabels()
+	for _, rr := range s.api.Requests() {
+		for i, n := range rr.ByStatus {
+			emit(counter(d.restRequests, float64(n), rr.Method, rr.Route, statuses[i]))
+		}
+	}
 	if s.webhooks != nil {
 		st := s.webhooks.Stats()
 		for i, r := range []string{"sent", "failed", "retried", "dead_lettered"} {

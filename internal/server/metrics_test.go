@@ -86,6 +86,20 @@ func TestMetricsFamilies(t *testing.T) {
 		// event goes to no other socket)
 		"pixiu_deliveries_total": 3,
 	})
+	if st, _ := s.REST().Do(t, "GET", "/apps/app-id/nope", "", nil); st != http.StatusNotFound {
+		t.Fatalf("GET /apps/app-id/nope: %d, want 404", st)
+	}
+	resp, err := http.Post("http://"+s.Addr+"/apps/app-id/events", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // unsigned: 401
+	events := `pixiu_rest_requests_total{method="POST",route="/apps/{app_id}/events",status=`
+	expectMetrics(t, s.Addr, map[string]float64{
+		events + `"200"}`: 1, events + `"401"}`: 1, events + `"413"}`: 0, events + `"other"}`: 0,
+		`pixiu_rest_requests_total{method="",route="unmatched",status="404"}`:                                 1,
+		`pixiu_rest_requests_total{method="GET",route="/apps/{app_id}/channels/{channel_name}",status="200"}`: 0,
+	})
 	c.CloseWith(1000)
 	if code := c.WaitClosed(); code != 1000 {
 		t.Fatalf("close echoed with %d, want 1000", code)
