@@ -2,14 +2,74 @@
 GO ?= go
 NPM ?= npm
 
-.PHONY: run build test test-go test-e2e test-browser bench deps-js vet
+.PHONY: run build binary embed-js release test test-go test-e2e test-browser bench deps-js vet
 
-run: deps-js ## run the server with the demo on :6001 (default dev app)
+# What `pixiu version` (and the build-info metric) reports: injected into
+# internal/buildinfo by -ldflags. Override on the command line
+# (make release VERSION=v0.2.0); evaluated once per make run.
+BUILDINFO := github.com/pixiu-io/pixiu/internal/buildinfo
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo dev)
+endif
+ifeq ($(origin COMMIT),undefined)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo -dirty)
+endif
+ifeq ($(origin BUILD_DATE),undefined)
+BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+endif
+LDFLAGS := -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(BUILD_DATE)
+# A static binary: no cgo (pure-Go DNS resolver and user lookup), no local paths.
+GOBUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+# pusher-js goes into the binary from the pinned npm package (see
+# internal/demo/pusherjs/README.md).
+PUSHERJS := node_modules/pusher-js
+PUSHERJS_EMBED := internal/demo/pusherjs
+# PIXIU_OUT is where `make binary` writes the server (the tests build into a temp dir).
+PIXIU_OUT ?= bin/pixiu
+
+run: deps-js embed-js ## run the server with the demo on :6001 (default dev app)
 	$(GO) run ./cmd/pixiu serve
 
-build:
-	$(GO) build -o bin/pixiu ./cmd/pixiu
-	$(GO) build -o bin/pixiu-bench ./cmd/pixiu-bench
+build: binary ## bin/pixiu (static, version injected, pusher-js inside) and bin/pixiu-bench
+	$(GOBUILD) -o bin/pixiu-bench ./cmd/pixiu-bench
+
+binary: embed-js
+	$(GOBUILD) -o $(PIXIU_OUT) ./cmd/pixiu
+
+# embed-js copies pusher-js and its licences into the demo's embed directory
+# (only files that changed, so the Go build cache stays warm). Without
+# node_modules it warns and the binary carries no pusher-js (the demo then
+# uses node_modules at run time, else the CDN, and logs which).
+embed-js:
+	@if [ -f $(PUSHERJS)/dist/web/pusher.min.js ]; then \
+		set -e; \
+		cmp -s $(PUSHERJS)/dist/web/pusher.min.js $(PUSHERJS_EMBED)/pusher.min.js || cp $(PUSHERJS)/dist/web/pusher.min.js $(PUSHERJS_EMBED)/pusher.min.js; \
+		cmp -s $(PUSHERJS)/dist/web/pusher.min.js.LICENSE.txt $(PUSHERJS_EMBED)/pusher.min.js.LICENSE.txt || cp $(PUSHERJS)/dist/web/pusher.min.js.LICENSE.txt $(PUSHERJS_EMBED)/pusher.min.js.LICENSE.txt; \
+		cmp -s $(PUSHERJS)/LICENCE $(PUSHERJS_EMBED)/pusher-js.LICENSE || cp $(PUSHERJS)/LICENCE $(PUSHERJS_EMBED)/pusher-js.LICENSE; \
+		v=$$(node -p "require('./$(PUSHERJS)/package.json').version"); \
+		[ "$$(cat $(PUSHERJS_EMBED)/VERSION 2>/dev/null)" = "$$v" ] || echo "$$v" > $(PUSHERJS_EMBED)/VERSION; \
+	else \
+		echo "warning: $(PUSHERJS) is not installed (run 'make deps-js'): the binary will not carry pusher-js;" \
+			"the demo will load it from node_modules at run time if present, else from Pusher's CDN" >&2; \
+	fi
+
+# release builds static linux/amd64 and linux/arm64 archives into dist/:
+# pixiu, README.md and licences/ (pusher-js's), plus SHA256SUMS.
+RELEASE_PLATFORMS := linux/amd64 linux/arm64
+release: deps-js embed-js
+	@test -f $(PUSHERJS_EMBED)/pusher.min.js || { echo "release: pusher-js missing from $(PUSHERJS_EMBED)" >&2; exit 1; }
+	rm -rf dist && mkdir -p dist
+	set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name=pixiu-$(VERSION)-$$os-$$arch; \
+		mkdir -p dist/$$name/licenses; \
+		GOOS=$$os GOARCH=$$arch $(GOBUILD) -o dist/$$name/pixiu ./cmd/pixiu; \
+		cp README.md dist/$$name/; \
+		cp $(PUSHERJS_EMBED)/pusher-js.LICENSE $(PUSHERJS_EMBED)/pusher.min.js.LICENSE.txt dist/$$name/licenses/; \
+		tar -C dist --sort=name --owner=0 --group=0 --numeric-owner -czf dist/$$name.tar.gz $$name; \
+		rm -rf dist/$$name; \
+	done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
 
 deps-js: ## install pinned JS dependencies (pusher-js for the demo, test clients)
 	@if [ -f package-lock.json ]; then $(NPM) ci --no-audit --no-fund --silent; fi
@@ -19,15 +79,15 @@ vet:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-test: vet test-go test-e2e test-browser ## every test: Go (race) + conformance suite with the official clients
+test: vet deps-js test-go test-e2e test-browser ## every test: Go (race) + conformance suite with the official clients
 
-test-go:
+test-go: embed-js
 	$(GO) test -race -count=1 ./...
 
 test-e2e: build
 	cd e2e && $(NPM) ci --no-audit --no-fund --silent && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) test
 
-test-browser: build deps-js ## the demo end to end in headless Chromium (Debian's chromium package)
+test-browser: deps-js build ## the demo end to end in headless Chromium (Debian's chromium package)
 	PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) run test:browser
 
 bench: ## Go micro-benchmarks of the hot paths

@@ -75,7 +75,7 @@ test('exchange demo: a trade on /demo/trade moves /demo/market live', async (t) 
     assert.ok(await market.locator('#chart path.line').count() === 1, 'the chart has a line');
 
     // pusher-js came from this server, not the CDN, and connected here.
-    assert.ok(requests.includes(`${server.url}/demo/pusher.min.js`), `pusher-js not loaded locally: ${requests.join(' ')}`);
+    assert.ok(requests.includes(`${server.url}/demo/vendor/pusher.min.js`), `pusher-js not loaded locally: ${requests.join(' ')}`);
     const cdn = requests.filter((u) => new URL(u).hostname.endsWith('pusher.com'));
     assert.deepEqual(cdn, [], 'requests to pusher.com');
     assert.ok(sockets.some((u) => u.startsWith(`ws://127.0.0.1:${server.port}/app/${APP.key}?`)),

@@ -11,9 +11,6 @@ import (
 	"strings"
 )
 
-// Version is the program version (set at build time with -ldflags).
-const Version = "0.1.0-dev"
-
 const usage = `pixiu — a self-hosted realtime push server speaking the Pusher Channels protocol
 
 Usage:
@@ -25,7 +22,7 @@ Usage:
   pixiu apps create NAME | list | show ID | update ID --flag… | rotate-secret ID | delete ID
   pixiu console reset-password [--password-stdin] | sign-out-everywhere
   pixiu config check FILE | pixiu config default
-  pixiu version
+  pixiu version [--json]
 
 -h/--help on any command prints its usage; a wrong flag or argument exits 2.
 `
@@ -56,11 +53,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "console":
 		return runConsole(ctx, rest, getenv, os.Stdin, stdout, stderr)
 	case "version", "--version":
-		if _, code := newCommand("pixiu version", "pixiu version", stdout, stderr).parse(rest, 0); code >= 0 {
-			return code
-		}
-		fmt.Fprintln(stdout, "pixiu", Version)
-		return 0
+		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout, "\nRun 'pixiu COMMAND --help' for a command's flags.")

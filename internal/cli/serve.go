@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 
+	"github.com/pixiu-io/pixiu/internal/buildinfo"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/server"
 )
@@ -60,6 +61,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return 1
 	}
 	tuneScheduler(getenv)
+	bi := buildinfo.Get()
+	log.Info("pixiu starting", "version", bi.Version, "commit", bi.Commit, "built", bi.Date, "go", bi.GoVersion)
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		reportConfigError(stderr, err)

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pixiu-io/pixiu/pusher"
@@ -23,13 +25,25 @@ const (
 	Event   = "update"
 )
 
-// PusherJSCDN is the official pusher-js build the pages load when no local
-// copy is installed.
-const PusherJSCDN = "https://js.pusher.com/8.4.0/pusher.min.js"
+// PusherJSCDN is the official pusher-js build the pages load when the binary
+// carries no copy and none is installed.
+const PusherJSCDN = "https://js.pusher.com/8.6.0/pusher.min.js"
 
-// localPusherJS is where the pages load pusher-js from when it is served
-// locally.
-const localPusherJS = "/demo/pusher.min.js"
+// Where the demo serves its own pusher-js copy and its licences.
+const (
+	localPusherJS        = "/demo/vendor/pusher.min.js"
+	localPusherJSNotices = "/demo/vendor/pusher.min.js.LICENSE.txt" // named in pusher.min.js's first line
+	localPusherJSLicense = "/demo/vendor/pusher-js.LICENSE"
+)
+
+// PusherJS is a pusher-js browser build the demo serves itself.
+type PusherJS struct {
+	Script  []byte // dist/web/pusher.min.js; required
+	Notices []byte // dist/web/pusher.min.js.LICENSE.txt; nil when absent
+	License []byte // the package's licence (LICENCE); nil when absent
+	Version string // the package's version; "" when unknown
+	Source  string // where it came from, for the log
+}
 
 // Publisher publishes events the way an application does. *pusher.Client
 // satisfies it. TriggerAsync must not wait for delivery: it queues the event
@@ -54,10 +68,15 @@ type Options struct {
 	// Defaults 2 and 20.
 	TradeRate  float64
 	TradeBurst int
+	// PusherJS is the pusher-js build to serve at /demo/vendor/pusher.min.js
+	// (its licences beside it); the pages then use it. The server passes
+	// EmbeddedPusherJS(). Default: none (PusherJSPath, then the CDN).
+	PusherJS *PusherJS
 	// PusherJSPath is the file path of pusher-js's browser build
-	// (node_modules/pusher-js/dist/web/pusher.min.js). When the file can be
-	// read it is served at /demo/pusher.min.js and the pages use it; otherwise
-	// they load PusherJSCDN. Default: none (the CDN).
+	// (node_modules/pusher-js/dist/web/pusher.min.js), used when PusherJS is
+	// nil. When the file can be read it is served like PusherJS (with the
+	// licence files of that npm package); otherwise the pages load
+	// PusherJSCDN. Default: none (the CDN).
 	PusherJSPath string
 	// Log receives the demo's log lines. Default: discarded.
 	Log *slog.Logger
@@ -65,6 +84,29 @@ type Options struct {
 
 //go:embed assets
 var assets embed.FS
+
+// pusherJSFiles is what `make build` (target embed-js) copied from the pinned
+// npm package into pusherjs/ before compiling; only pusherjs/README.md when
+// the binary was built without that step.
+//
+//go:embed pusherjs
+var pusherJSFiles embed.FS
+
+// EmbeddedPusherJS returns the pusher-js build carried by this binary, or nil
+// when it was built without the JS step (a plain `go build`).
+func EmbeddedPusherJS() *PusherJS {
+	script, err := pusherJSFiles.ReadFile("pusherjs/pusher.min.js")
+	if err != nil || len(script) == 0 {
+		return nil
+	}
+	p := &PusherJS{Script: script, Source: "the copy built into the binary"}
+	p.Notices, _ = pusherJSFiles.ReadFile("pusherjs/pusher.min.js.LICENSE.txt")
+	p.License, _ = pusherJSFiles.ReadFile("pusherjs/pusher-js.LICENSE")
+	if v, err := pusherJSFiles.ReadFile("pusherjs/VERSION"); err == nil {
+		p.Version = strings.TrimSpace(string(v))
+	}
+	return p
+}
 
 // NoAppMessage is what the pages and a refused trade say when the demo has
 // no app to publish as.
@@ -78,13 +120,14 @@ type Handler struct {
 	limit    *limiter
 	log      *slog.Logger
 	pages    *template.Template
-	pusherJS []byte    // the local pusher-js build; nil when the pages use the CDN
-	loadedAt time.Time // Last-Modified of pusherJS
+	pusherJS *PusherJS // the pusher-js build served locally; nil when the pages use the CDN
+	loadedAt time.Time // Last-Modified of pusherJS's files
 	mux      *http.ServeMux
 }
 
 // New returns the demo handler, to be mounted at "/demo/". It reads
-// Options.PusherJSPath once, here.
+// Options.PusherJSPath (when needed) once, here, and logs where the pages
+// will load pusher-js from.
 func New(opts Options) (*Handler, error) {
 	if opts.Publisher == nil {
 		return nil, errors.New("demo: options: Publisher is required")
@@ -108,15 +151,23 @@ func New(opts Options) (*Handler, error) {
 	d := &Handler{pub: opts.Publisher, appKey: opts.AppKey, limit: newLimiter(opts.TradeRate, opts.TradeBurst),
 		log:   opts.Log.With("component", "demo"),
 		pages: pages, mux: http.NewServeMux()}
-	d.loadPusherJS(opts.PusherJSPath)
+	d.loadPusherJS(opts.PusherJS, opts.PusherJSPath)
 	d.routes()
 	return d, nil
 }
 
-// loadPusherJS reads the local pusher-js build; any failure means the CDN.
-func (d *Handler) loadPusherJS(path string) {
+// loadPusherJS picks the pusher-js build to serve: p, else the file at path;
+// any failure means the CDN. It logs the choice.
+func (d *Handler) loadPusherJS(p *PusherJS, path string) {
+	d.loadedAt = time.Now()
+	if p != nil && len(p.Script) > 0 {
+		d.pusherJS = p
+		d.log.Info("pusher-js: serving "+p.Source, "url", localPusherJS, "version", p.Version)
+		return
+	}
 	if path == "" {
-		d.log.Info("pusher-js: no local copy configured, pages load it from the CDN", "url", PusherJSCDN)
+		d.log.Info("pusher-js: not built into this binary (build with `make build`) and no local copy configured, "+
+			"pages load it from the CDN", "url", PusherJSCDN)
 		return
 	}
 	b, err := os.ReadFile(path)
@@ -125,11 +176,16 @@ func (d *Handler) loadPusherJS(path string) {
 			d.log.Warn("pusher-js: cannot read the local copy, pages load it from the CDN", "path", path, "err", err)
 			return
 		}
-		d.log.Info("pusher-js: not installed (run `npm ci`), pages load it from the CDN", "path", path, "url", PusherJSCDN)
+		d.log.Info("pusher-js: not built into this binary (build with `make build`) and not installed (run `npm ci`), "+
+			"pages load it from the CDN", "path", path, "url", PusherJSCDN)
 		return
 	}
-	d.pusherJS, d.loadedAt = b, time.Now()
-	d.log.Info("pusher-js: serving the local copy", "path", path)
+	// The npm package's layout: dist/web/pusher.min.js{,.LICENSE.txt} and
+	// LICENCE two levels up. Missing licence files are served as 404.
+	d.pusherJS = &PusherJS{Script: b, Source: "the local copy " + path}
+	d.pusherJS.Notices, _ = os.ReadFile(path + ".LICENSE.txt")
+	d.pusherJS.License, _ = os.ReadFile(filepath.Join(filepath.Dir(path), "..", "..", "LICENCE"))
+	d.log.Info("pusher-js: serving the local copy", "path", path, "url", localPusherJS)
 }
 
 func (d *Handler) routes() {
@@ -141,7 +197,9 @@ func (d *Handler) routes() {
 	d.mux.HandleFunc("GET /demo/market", d.page("market"))
 	d.mux.HandleFunc("GET /demo/trade", d.page("trade"))
 	d.mux.HandleFunc("POST /demo/trade", d.handle(d.postTrade))
-	d.mux.HandleFunc("GET "+localPusherJS, d.servePusherJS)
+	d.mux.HandleFunc("GET "+localPusherJS, d.serveVendor("text/javascript; charset=utf-8", func(p *PusherJS) []byte { return p.Script }))
+	d.mux.HandleFunc("GET "+localPusherJSNotices, d.serveVendor("text/plain; charset=utf-8", func(p *PusherJS) []byte { return p.Notices }))
+	d.mux.HandleFunc("GET "+localPusherJSLicense, d.serveVendor("text/plain; charset=utf-8", func(p *PusherJS) []byte { return p.License }))
 	d.mux.Handle("GET /demo/static/", http.StripPrefix("/demo/static/", http.FileServerFS(staticOnly{static})))
 }
 
@@ -215,14 +273,22 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self' https://js.
 	"connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; base-uri 'none'; " +
 	"form-action 'self'; frame-ancestors 'none'"
 
-func (d *Handler) servePusherJS(w http.ResponseWriter, r *http.Request) {
-	if d.pusherJS == nil {
-		http.NotFound(w, r)
-		return
+// serveVendor serves one file of the local pusher-js build (404 when the
+// pages use the CDN or the build lacks that file).
+func (d *Handler) serveVendor(contentType string, file func(*PusherJS) []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var b []byte
+		if d.pusherJS != nil {
+			b = file(d.pusherJS)
+		}
+		if b == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		http.ServeContent(w, r, path.Base(r.URL.Path), d.loadedAt, bytes.NewReader(b))
 	}
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	http.ServeContent(w, r, "pusher.min.js", d.loadedAt, bytes.NewReader(d.pusherJS))
 }
 
 // staticOnly serves the embedded CSS and JavaScript, not the page templates

@@ -1,8 +1,10 @@
 package demo_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -289,20 +291,92 @@ func TestStaticFiles(t *testing.T) {
 
 func TestPusherJSServedWhenInstalled(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "pusher.min.js")
-	const js = "/* pusher-js stand-in */ window.Pusher = function () {};"
-	if err := os.WriteFile(path, []byte(js), 0o600); err != nil {
+	// The npm package's layout: dist/web/pusher.min.js{,.LICENSE.txt}, LICENCE.
+	pkg := filepath.Join(t.TempDir(), "node_modules", "pusher-js")
+	web := filepath.Join(pkg, "dist", "web")
+	if err := os.MkdirAll(web, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	h := newDemo(t, &recorder{}, path)
-	w := serve(h, "GET", "/demo/pusher.min.js", nil, "")
-	if w.Code != http.StatusOK || w.Body.String() != js || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/javascript") {
-		t.Fatalf("GET /demo/pusher.min.js: %d %s %q", w.Code, w.Header().Get("Content-Type"), w.Body)
+	const js, notices, licence = "/* pusher-js stand-in */ window.Pusher = function () {};", "notices", "MIT licence"
+	for name, body := range map[string]string{filepath.Join(web, "pusher.min.js"): js,
+		filepath.Join(web, "pusher.min.js.LICENSE.txt"): notices, filepath.Join(pkg, "LICENCE"): licence} {
+		if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newDemo(t, &recorder{}, filepath.Join(web, "pusher.min.js"))
+	expectVendor(t, h, js, notices, licence)
+}
+
+// expectVendor checks the demo serves pusher-js and its licences under
+// /demo/vendor/ with their content types, and the pages load that copy.
+func expectVendor(t *testing.T, h http.Handler, js, notices, licence string) {
+	t.Helper()
+	for _, f := range []struct{ path, body, ctype string }{
+		{"/demo/vendor/pusher.min.js", js, "text/javascript; charset=utf-8"},
+		{"/demo/vendor/pusher.min.js.LICENSE.txt", notices, "text/plain; charset=utf-8"},
+		{"/demo/vendor/pusher-js.LICENSE", licence, "text/plain; charset=utf-8"},
+	} {
+		w := serve(h, "GET", f.path, nil, "")
+		if w.Code != http.StatusOK || w.Body.String() != f.body || w.Header().Get("Content-Type") != f.ctype {
+			t.Errorf("GET %s: %d %s, %d bytes; want 200 %s, %d bytes", f.path, w.Code, w.Header().Get("Content-Type"),
+				w.Body.Len(), f.ctype, len(f.body))
+		}
 	}
 	market := serve(h, "GET", "/demo/market", nil, "").Body.String()
-	if !strings.Contains(market, `<script src="/demo/pusher.min.js">`) || strings.Contains(market, "js.pusher.com/") {
+	if !strings.Contains(market, `<script src="/demo/vendor/pusher.min.js">`) || strings.Contains(market, "js.pusher.com/") {
 		t.Fatalf("market page does not load the local pusher-js:\n%s", market)
 	}
+}
+
+// TestPusherJSGivenWinsOverPath: a build handed over in Options (the
+// server's embedded copy) is served, not the file at PusherJSPath.
+func TestPusherJSGivenWinsOverPath(t *testing.T) {
+	t.Parallel()
+	onDisk := filepath.Join(t.TempDir(), "pusher.min.js")
+	if err := os.WriteFile(onDisk, []byte("on disk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := demo.New(demo.Options{Publisher: &recorder{}, AppKey: func() string { return "k" }, PusherJSPath: onDisk,
+		PusherJS: &demo.PusherJS{Script: []byte("embedded"), Notices: []byte("n"), License: []byte("l"), Version: "8.6.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectVendor(t, d, "embedded", "n", "l")
+}
+
+// TestEmbeddedPusherJS: the binary carries exactly what `make build` copied
+// into pusherjs/ (from the pinned npm package), and the demo serves those
+// bytes; a build without that step carries nothing and the pages use the CDN.
+func TestEmbeddedPusherJS(t *testing.T) {
+	t.Parallel()
+	emb := demo.EmbeddedPusherJS()
+	onDisk, err := os.ReadFile(filepath.Join("pusherjs", "pusher.min.js"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if emb != nil {
+			t.Fatalf("pusherjs/pusher.min.js is absent but the package embeds %d bytes", len(emb.Script))
+		}
+		d, err := demo.New(demo.Options{Publisher: &recorder{}, AppKey: func() string { return "k" }, PusherJS: emb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := serve(d, "GET", "/demo/vendor/pusher.min.js", nil, ""); w.Code != http.StatusNotFound {
+			t.Fatalf("nothing embedded, GET /demo/vendor/pusher.min.js: %d, want 404", w.Code)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emb == nil || !bytes.Equal(emb.Script, onDisk) || !bytes.Contains(emb.Script, []byte("Pusher")) ||
+		len(emb.License) == 0 || len(emb.Notices) == 0 || emb.Version == "" {
+		t.Fatalf("embedded pusher-js does not match pusherjs/ (%d bytes on disk): %+v", len(onDisk), emb != nil)
+	}
+	d, err := demo.New(demo.Options{Publisher: &recorder{}, AppKey: func() string { return "k" }, PusherJS: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectVendor(t, d, string(onDisk), string(emb.Notices), string(emb.License))
 }
 
 func TestPusherJSFallsBackToCDN(t *testing.T) {
@@ -314,8 +388,8 @@ func TestPusherJSFallsBackToCDN(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			h := newDemo(t, &recorder{}, path)
-			if w := serve(h, "GET", "/demo/pusher.min.js", nil, ""); w.Code != http.StatusNotFound {
-				t.Fatalf("GET /demo/pusher.min.js: %d, want 404", w.Code)
+			if w := serve(h, "GET", "/demo/vendor/pusher.min.js", nil, ""); w.Code != http.StatusNotFound {
+				t.Fatalf("GET /demo/vendor/pusher.min.js: %d, want 404", w.Code)
 			}
 			market := serve(h, "GET", "/demo/market", nil, "").Body.String()
 			if !strings.Contains(market, `<script src="`+demo.PusherJSCDN+`">`) {

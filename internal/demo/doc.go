@@ -8,8 +8,10 @@
 // plain pusher-js client. It must not reach into the hub or any other server
 // internals.
 //
-// The pages are embedded (//go:embed) and use no framework. pusher-js itself
-// is not vendored: it is served from the npm install named by
-// Options.PusherJSPath when that file exists, and loaded from Pusher's CDN
-// otherwise.
+// The pages are embedded (//go:embed) and use no framework. pusher-js is not
+// committed: `make build` copies it from the pinned npm package into
+// pusherjs/ (gitignored), which is embedded too (EmbeddedPusherJS), and the
+// demo serves it with its licences under /demo/vendor/. A binary built
+// without that step serves the npm install named by Options.PusherJSPath
+// when that file exists, and the pages load Pusher's CDN otherwise.
 package demo

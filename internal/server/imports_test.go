@@ -25,6 +25,7 @@ func TestImportRules(t *testing.T) {
 		"internal/apps":           {"internal/"},
 		"internal/dbfile":         {"internal/"},
 		"internal/metrics":        {"internal/"},
+		"internal/buildinfo":      {"internal/"},
 		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/usage":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/webhook":        {"internal/wsconn", "internal/restapi", "internal/console", "internal/store"},

@@ -37,7 +37,8 @@ func (s *Server) wireDemo(mux *http.ServeMux) error {
 		}
 		return ""
 	}
-	d, err := demo.New(demo.Options{Publisher: pub, AppKey: appKey, PusherJSPath: pusherJSPath(), Log: s.log})
+	d, err := demo.New(demo.Options{Publisher: pub, AppKey: appKey, PusherJS: demo.EmbeddedPusherJS(),
+		PusherJSPath: pusherJSPath(), Log: s.log})
 	if err != nil {
 		return err
 	}
@@ -67,9 +68,10 @@ func (s *Server) demoApp() *apps.App {
 }
 
 // pusherJSPath returns where `npm ci` put pusher-js's browser build: under
-// the working directory (make run, go run), else beside the binary's
-// directory (bin/pixiu in a checkout). When neither exists the demo pages
-// load pusher-js from the CDN.
+// the working directory (go run), else beside the binary's directory
+// (bin/pixiu in a checkout). The demo reads it only when the binary carries
+// no copy of its own (built without `make build`'s JS step); when neither
+// exists the demo pages load pusher-js from the CDN.
 func pusherJSPath() string {
 	const rel = "node_modules/pusher-js/dist/web/pusher.min.js"
 	candidates := []string{rel}
