@@ -55,20 +55,30 @@ embed-js:
 	fi
 
 # release builds static linux/amd64 and linux/arm64 archives into dist/:
-# pixiu, README.md and licences/ (pusher-js's), plus SHA256SUMS.
+# pixiu, README.md and licenses/ (pusher-js's; Go's and every linked Go
+# module's LICENSE/NOTICE files under licenses/go/), plus SHA256SUMS.
 RELEASE_PLATFORMS := linux/amd64 linux/arm64
 release: deps-js embed-js
 	@test -f $(PUSHERJS_EMBED)/pusher.min.js || { echo "release: pusher-js missing from $(PUSHERJS_EMBED)" >&2; exit 1; }
-	rm -rf dist && mkdir -p dist
+	rm -rf dist && mkdir -p dist/licenses/go
+	cp "$$($(GO) env GOROOT)/LICENSE" dist/licenses/go/LICENSE
+	set -e; GOOS=linux CGO_ENABLED=0 $(GO) list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Dir}}{{end}}{{end}}' ./cmd/pixiu | sort -u | \
+	while read mod moddir; do \
+		mkdir -p dist/licenses/go/$$mod; \
+		find "$$moddir" -maxdepth 1 -type f \( -iname 'licen[cs]e*' -o -iname 'copying*' -o -iname 'notice*' \) -exec cp {} dist/licenses/go/$$mod/ \; ; \
+		[ -n "$$(ls dist/licenses/go/$$mod)" ] || { echo "release: no licence file in $$moddir" >&2; exit 1; }; \
+	done
 	set -e; for p in $(RELEASE_PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; name=pixiu-$(VERSION)-$$os-$$arch; \
 		mkdir -p dist/$$name/licenses; \
 		GOOS=$$os GOARCH=$$arch $(GOBUILD) -o dist/$$name/pixiu ./cmd/pixiu; \
 		cp README.md dist/$$name/; \
 		cp $(PUSHERJS_EMBED)/pusher-js.LICENSE $(PUSHERJS_EMBED)/pusher.min.js.LICENSE.txt dist/$$name/licenses/; \
+		cp -R dist/licenses/go dist/$$name/licenses/go; \
 		tar -C dist --sort=name --owner=0 --group=0 --numeric-owner -czf dist/$$name.tar.gz $$name; \
 		rm -rf dist/$$name; \
 	done
+	rm -rf dist/licenses
 	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
 
 deps-js: ## install pinned JS dependencies (pusher-js for the demo, test clients)
