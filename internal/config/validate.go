@@ -192,9 +192,6 @@ func (c *Config) validateLimits(v *validator) {
 			v.nonNegative(key, f.Int())
 		}
 	})
-	if c.Limits.MaxOutboundBytes > 0 && c.Limits.MaxOutboundBytes < c.Limits.MaxPendingBytes {
-		v.fail("limits.max_outbound_bytes", "must be at least limits.max_pending_bytes (%d), or one socket could exceed the whole budget", c.Limits.MaxPendingBytes)
-	}
 }
 
 func (c *Config) validateParts(v *validator) {
