@@ -2,6 +2,7 @@ package pusher
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 )
@@ -70,18 +71,34 @@ func (c *Client) TriggerAsync(channels []string, event string, data any, opts *T
 	if err != nil {
 		return err
 	}
+	if c.async == nil {
+		return errNoQueue
+	}
 	return c.async.enqueue(body)
 }
 
+// errNoQueue: TriggerAsync on a Client that New did not build.
+var errNoQueue = errors.New("pusher: TriggerAsync needs a Client built by New")
+
 // Flush waits until every event queued by TriggerAsync before the call has
 // been sent (or failed), or until ctx is done.
-func (c *Client) Flush(ctx context.Context) error { return c.async.flush(ctx) }
+func (c *Client) Flush(ctx context.Context) error {
+	if c.async == nil {
+		return nil
+	}
+	return c.async.flush(ctx)
+}
 
 // Close stops accepting TriggerAsync events, sends those already queued and
 // stops the workers. If ctx ends first, in-flight sends are cancelled and
 // ctx.Err() is returned. Close is idempotent; synchronous methods keep
 // working after it.
-func (c *Client) Close(ctx context.Context) error { return c.async.close(ctx) }
+func (c *Client) Close(ctx context.Context) error {
+	if c.async == nil {
+		return nil
+	}
+	return c.async.close(ctx)
+}
 
 func (q *asyncQueue) enqueue(body []byte) error {
 	q.mu.Lock()

@@ -45,7 +45,7 @@ func TestTriggerAsyncFlushClose(t *testing.T) {
 	if err := c.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := c.Trigger(ctx, []string{"c"}, "e", "sync", nil); err != nil {
+	if _, err := c.TriggerContext(ctx, []string{"c"}, "e", "sync", nil); err != nil {
 		t.Fatalf("Trigger after Close: %v", err)
 	}
 }
@@ -159,5 +159,21 @@ func TestCloseUnused(t *testing.T) {
 	}
 	if err := c.Flush(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTriggerAsyncNeedsNew: a Client literal (the official SDK's way) has no
+// queue; TriggerAsync says so instead of panicking, Flush and Close are no-ops.
+func TestTriggerAsyncNeedsNew(t *testing.T) {
+	t.Parallel()
+	c := pusher.Client{AppID: "1", Key: "k", Secret: "s", Host: "127.0.0.1:1"}
+	if err := c.TriggerAsync([]string{"c"}, "e", "d", nil); err == nil {
+		t.Fatal("TriggerAsync on a Client literal succeeded")
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }

@@ -12,8 +12,8 @@ import (
 // MemberData describes the user joining a presence channel. It becomes the
 // channel_data of the authorization.
 type MemberData struct {
-	UserID   string `json:"user_id"`
-	UserInfo any    `json:"user_info,omitempty"`
+	UserID   string            `json:"user_id"`
+	UserInfo map[string]string `json:"user_info,omitempty"`
 }
 
 // channelAuthResponse is the JSON an app's auth endpoint returns to pusher-js
@@ -53,7 +53,7 @@ func (c *Client) AuthorizeChannel(params []byte, presenceMember *MemberData) ([]
 		}
 		res.SharedSecret = base64.StdEncoding.EncodeToString(key[:])
 	}
-	res.Auth = signature.ChannelAuth(c.key, c.secret, socketID, channel, res.ChannelData)
+	res.Auth = signature.ChannelAuth(c.Key, c.Secret, socketID, channel, res.ChannelData)
 	return json.Marshal(res)
 }
 
@@ -76,7 +76,7 @@ func (c *Client) AuthenticateUser(params []byte, userData map[string]any) ([]byt
 	return json.Marshal(struct {
 		Auth     string `json:"auth"`
 		UserData string `json:"user_data"`
-	}{signature.UserAuth(c.key, c.secret, socketID, string(b)), string(b)})
+	}{signature.UserAuth(c.Key, c.Secret, socketID, string(b)), string(b)})
 }
 
 // parseAuthParams reads socket_id and, when wantChannel, channel_name from a

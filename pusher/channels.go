@@ -6,24 +6,42 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // ChannelsParams filter and annotate the channel list. The zero value lists
 // every occupied channel.
 type ChannelsParams struct {
 	// FilterByPrefix keeps only channels whose name starts with it.
-	FilterByPrefix string
+	FilterByPrefix *string
 	// Info is a comma list of attributes; Pusher documents "user_count",
 	// which requires FilterByPrefix "presence-".
-	Info string
+	Info *string
+}
+
+// ChannelParams annotate the state of one channel.
+type ChannelParams struct {
+	// Info is a comma list of attributes: "user_count" (presence),
+	// "subscription_count", "cache" (cache channels).
+	Info *string
 }
 
 // ChannelsList is the answer to Channels: the occupied channels.
 type ChannelsList struct {
-	Channels map[string]ChannelInfo `json:"channels"`
+	Channels map[string]ChannelListItem `json:"channels"`
 	// Raw is the server's JSON answer as received.
 	Raw json.RawMessage `json:"-"`
+}
+
+// ChannelListItem is one channel of ChannelsList. A count is zero when the
+// server did not report it.
+type ChannelListItem struct {
+	UserCount         int `json:"user_count"`
+	SubscriptionCount int `json:"subscription_count,omitempty"`
+}
+
+// Users is the answer to GetChannelUsers.
+type Users struct {
+	List []User `json:"users"`
 }
 
 // Channel is the state of one channel.
@@ -48,16 +66,14 @@ type User struct {
 	ID string `json:"id"`
 }
 
-// Channels lists the app's occupied channels. params may be nil.
-func (c *Client) Channels(ctx context.Context, params *ChannelsParams) (*ChannelsList, error) {
+// ChannelsContext lists the app's occupied channels.
+func (c *Client) ChannelsContext(ctx context.Context, params ChannelsParams) (*ChannelsList, error) {
 	q := url.Values{}
-	if params != nil {
-		if params.FilterByPrefix != "" {
-			q.Set("filter_by_prefix", params.FilterByPrefix)
-		}
-		if params.Info != "" {
-			q.Set("info", params.Info)
-		}
+	if p := deref(params.FilterByPrefix); p != "" {
+		q.Set("filter_by_prefix", p)
+	}
+	if i := deref(params.Info); i != "" {
+		q.Set("info", i)
 	}
 	b, err := c.do(ctx, http.MethodGet, "/channels", q, nil)
 	if err != nil {
@@ -70,16 +86,14 @@ func (c *Client) Channels(ctx context.Context, params *ChannelsParams) (*Channel
 	return res, nil
 }
 
-// Channel returns the state of channel name. info names the attributes to
-// report: "user_count" (presence), "subscription_count", "cache" (cache
-// channels).
-func (c *Client) Channel(ctx context.Context, name string, info ...string) (*Channel, error) {
+// ChannelContext returns the state of channel name.
+func (c *Client) ChannelContext(ctx context.Context, name string, params ChannelParams) (*Channel, error) {
 	if err := checkChannel(name); err != nil {
 		return nil, err
 	}
 	q := url.Values{}
-	if len(info) > 0 {
-		q.Set("info", strings.Join(info, ","))
+	if i := deref(params.Info); i != "" {
+		q.Set("info", i)
 	}
 	b, err := c.do(ctx, http.MethodGet, "/channels/"+name, q, nil)
 	if err != nil {
@@ -92,23 +106,21 @@ func (c *Client) Channel(ctx context.Context, name string, info ...string) (*Cha
 	return res, nil
 }
 
-// Users returns the distinct users of a presence channel.
-func (c *Client) Users(ctx context.Context, channel string) ([]User, error) {
+// GetChannelUsersContext returns the distinct users of a presence channel.
+func (c *Client) GetChannelUsersContext(ctx context.Context, channel string) (*Users, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	var res struct {
-		Users []User `json:"users"`
-	}
-	if err := c.doJSON(ctx, http.MethodGet, "/channels/"+channel+"/users", nil, nil, &res); err != nil {
+	res := &Users{}
+	if err := c.doJSON(ctx, http.MethodGet, "/channels/"+channel+"/users", nil, nil, res); err != nil {
 		return nil, err
 	}
-	return res.Users, nil
+	return res, nil
 }
 
-// TerminateUserConnections closes every connection of the signed-in user
-// userID.
-func (c *Client) TerminateUserConnections(ctx context.Context, userID string) error {
+// TerminateUserConnectionsContext closes every connection of the signed-in
+// user userID.
+func (c *Client) TerminateUserConnectionsContext(ctx context.Context, userID string) error {
 	if err := checkUserID(userID); err != nil {
 		return err
 	}

@@ -44,7 +44,8 @@ type Options struct {
 	// HTTPClient sends the requests. Default: a client with a 10s timeout.
 	HTTPClient *http.Client
 
-	// EncryptionMasterKey is the base64 encoding of 32 bytes. It is required
+	// EncryptionMasterKey is the base64 encoding of 32 bytes (it becomes
+	// Client.EncryptionMasterKeyBase64). It is required
 	// to trigger on or authorize private-encrypted-* channels.
 	EncryptionMasterKey string
 
@@ -63,17 +64,48 @@ type Options struct {
 	OnAsyncError func(error)
 }
 
-// Client calls one app's REST API. Build it with New. It is safe for
-// concurrent use.
+// Client calls one app's REST API. Its exported fields are those of the
+// official pusher-http-go Client, so a struct literal written for that SDK
+// works unchanged:
+//
+//	client := pusher.Client{AppID: "app-id", Key: "app-key", Secret: "app-secret", Host: "127.0.0.1:6001"}
+//
+// New builds one from Options, which adds Pixiu's settings (scheme, port,
+// data limit, async queue; TriggerAsync needs a Client built by New). Set
+// the fields before first use and do not change them afterwards. It is safe
+// for concurrent use.
 type Client struct {
-	appID     string
-	key       string
-	secret    string
-	baseURL   string // scheme://host[:port], no trailing slash
-	http      *http.Client
-	masterKey []byte // nil when encryption is not configured
-	maxData   int
-	async     *asyncQueue
+	// AppID, Key and Secret are the app credentials. Required.
+	AppID  string
+	Key    string
+	Secret string
+	// Host is the server's host or host:port, optionally with a scheme
+	// prefix. Default "api-<Cluster>.pusher.com" when Cluster is set, else
+	// "api.pusherapp.com".
+	Host string
+	// Secure selects https. Without it a pusher.com host still uses https and
+	// any other host (a self-hosted Pixiu) plain http.
+	Secure bool
+	// Cluster selects the pusher.com cluster ("eu", "mt1", ...). It only sets
+	// the default Host.
+	Cluster string
+	// HTTPClient sends the requests. Default: a client with a 10s timeout.
+	HTTPClient *http.Client
+	// EncryptionMasterKey is a 32-byte master key given as is.
+	//
+	// Deprecated: use EncryptionMasterKeyBase64, as in pusher-http-go.
+	EncryptionMasterKey string
+	// EncryptionMasterKeyBase64 is the base64 encoding of 32 bytes. It is
+	// required to trigger on or authorize private-encrypted-* channels.
+	EncryptionMasterKeyBase64 string
+	// OverrideMaxMessagePayloadKB raises the data limit of one event from
+	// 10 KB to this many KB (for servers configured for more).
+	OverrideMaxMessagePayloadKB int
+
+	scheme  string      // "", "http" or "https" (Options.Scheme)
+	port    int         // Options.Port; 0 = from Host
+	maxData int         // Options.MaxDataBytes; 0 = from OverrideMaxMessagePayloadKB
+	async   *asyncQueue // built by New; nil in a Client literal (no TriggerAsync)
 }
 
 // New validates opts and returns a Client. It does no I/O.
@@ -81,34 +113,68 @@ func New(opts Options) (*Client, error) {
 	if opts.AppID == "" || opts.Key == "" || opts.Secret == "" {
 		return nil, errors.New("pusher: options: AppID, Key and Secret are required")
 	}
-	base, err := baseURL(opts)
-	if err != nil {
+	c := &Client{
+		AppID: opts.AppID, Key: opts.Key, Secret: opts.Secret,
+		Host: opts.Host, Secure: opts.Secure, Cluster: opts.Cluster,
+		HTTPClient: opts.HTTPClient, EncryptionMasterKeyBase64: opts.EncryptionMasterKey,
+		scheme: opts.Scheme, port: opts.Port, maxData: opts.MaxDataBytes,
+	}
+	if _, err := c.baseURL(); err != nil {
 		return nil, err
 	}
-	c := &Client{
-		appID: opts.AppID, key: opts.Key, secret: opts.Secret,
-		baseURL: base, http: opts.HTTPClient, maxData: opts.MaxDataBytes,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: 10 * time.Second}
-	}
-	if c.maxData <= 0 {
-		c.maxData = defaultMaxData
-	}
 	if opts.EncryptionMasterKey != "" {
-		k, err := base64.StdEncoding.DecodeString(opts.EncryptionMasterKey)
-		if err != nil || len(k) != 32 {
-			return nil, errors.New("pusher: options: EncryptionMasterKey must be the base64 encoding of 32 bytes")
+		if _, err := c.masterKey(); err != nil {
+			return nil, err
 		}
-		c.masterKey = k
 	}
 	c.async = newAsyncQueue(c, opts.AsyncQueueSize, opts.AsyncWorkers, opts.OnAsyncError)
 	return c, nil
 }
 
+// masterKey returns the decoded encryption master key, or an error wrapping
+// ErrEncryption when none (or a malformed one) is configured.
+func (c *Client) masterKey() ([]byte, error) {
+	switch {
+	case c.EncryptionMasterKey != "" && c.EncryptionMasterKeyBase64 != "":
+		return nil, fmt.Errorf("%w: set only one of EncryptionMasterKey and EncryptionMasterKeyBase64", ErrEncryption)
+	case c.EncryptionMasterKey != "":
+		if len(c.EncryptionMasterKey) != 32 {
+			return nil, fmt.Errorf("%w: EncryptionMasterKey must be 32 bytes", ErrEncryption)
+		}
+		return []byte(c.EncryptionMasterKey), nil
+	case c.EncryptionMasterKeyBase64 != "":
+		k, err := base64.StdEncoding.DecodeString(c.EncryptionMasterKeyBase64)
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("%w: EncryptionMasterKeyBase64 must be the base64 encoding of 32 bytes", ErrEncryption)
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w: no master key: set EncryptionMasterKeyBase64", ErrEncryption)
+}
+
+// dataLimit is the largest event data accepted, in bytes.
+func (c *Client) dataLimit() int {
+	switch {
+	case c.maxData > 0:
+		return c.maxData
+	case c.OverrideMaxMessagePayloadKB > 0:
+		return c.OverrideMaxMessagePayloadKB * 1024
+	}
+	return defaultMaxData
+}
+
+// httpClient is HTTPClient or the default client.
+func (c *Client) httpClient() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	// Cheap: a nil Transport shares http.DefaultTransport's connection pool.
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
 // baseURL turns the host options into "scheme://host[:port]".
-func baseURL(opts Options) (string, error) {
-	host, scheme := opts.Host, opts.Scheme
+func (c *Client) baseURL() (string, error) {
+	host, scheme := c.Host, c.scheme
 	if before, after, ok := strings.Cut(host, "://"); ok {
 		if scheme == "" {
 			scheme = before
@@ -117,24 +183,24 @@ func baseURL(opts Options) (string, error) {
 	}
 	if host == "" {
 		host = "api.pusherapp.com"
-		if opts.Cluster != "" {
-			host = "api-" + opts.Cluster + ".pusher.com"
+		if c.Cluster != "" {
+			host = "api-" + c.Cluster + ".pusher.com"
 		}
 	}
-	if opts.Port != 0 {
+	if c.port != 0 {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(opts.Port))
+		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(c.port))
 	}
 	switch {
-	case scheme == "" && (opts.Secure || isPusherHost(host)):
+	case scheme == "" && (c.Secure || isPusherHost(host)):
 		scheme = "https"
 	case scheme == "":
 		scheme = "http"
 	case scheme != "http" && scheme != "https":
 		return "", fmt.Errorf("pusher: options: scheme %q, want http or https", scheme)
-	case scheme == "http" && opts.Secure:
+	case scheme == "http" && c.Secure:
 		return "", errors.New("pusher: options: Secure conflicts with scheme http")
 	}
 	if strings.ContainsAny(host, "/?#@") {
@@ -158,20 +224,27 @@ const maxResponseBytes = 16 << 20
 // returns the body of a 2xx answer, checked to be JSON. A nil body sends no
 // body (and no body_md5).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
-	path = "/apps/" + c.appID + path
-	signed := signature.SignRequest(c.key, c.secret, method, path, query, body, time.Now())
+	if c.AppID == "" || c.Key == "" || c.Secret == "" {
+		return nil, errors.New("pusher: client: AppID, Key and Secret are required")
+	}
+	base, err := c.baseURL()
+	if err != nil {
+		return nil, err
+	}
+	path = "/apps/" + c.AppID + path
+	signed := signature.SignRequest(c.Key, c.Secret, method, path, query, body, time.Now())
 	var rd io.Reader = http.NoBody
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path+"?"+signed.Encode(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path+"?"+signed.Encode(), rd)
 	if err != nil {
 		return nil, fmt.Errorf("pusher: %s %s: %w", method, path, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("pusher: %s %s: %w", method, path, err)
 	}

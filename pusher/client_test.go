@@ -43,7 +43,7 @@ func TestTrigger(t *testing.T) {
 			if tc.resp != "" {
 				f.respond("POST /apps/3/events", 200, tc.resp)
 			}
-			res, err := f.client(nil).Trigger(context.Background(), tc.channels, "ev", tc.data, tc.opts)
+			res, err := f.client(nil).TriggerContext(context.Background(), tc.channels, "ev", tc.data, tc.opts)
 			if err != nil {
 				t.Fatalf("Trigger: %v", err)
 			}
@@ -104,7 +104,7 @@ func TestTriggerValidation(t *testing.T) {
 					o.EncryptionMasterKey = ""
 				}
 			})
-			_, err := c.Trigger(context.Background(), tc.channels, tc.event, tc.data, tc.opts)
+			_, err := c.TriggerContext(context.Background(), tc.channels, tc.event, tc.data, tc.opts)
 			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Fatalf("Trigger error = %v, want %v", err, tc.want)
 			}
@@ -122,7 +122,7 @@ func TestDataLimitOption(t *testing.T) {
 	t.Parallel()
 	f := newFakeServer(t)
 	c := f.client(func(o *pusher.Options) { o.MaxDataBytes = 20 * 1024 })
-	if _, err := c.Trigger(context.Background(), []string{"a"}, "e", strings.Repeat("x", 15*1024), nil); err != nil {
+	if _, err := c.TriggerContext(context.Background(), []string{"a"}, "e", strings.Repeat("x", 15*1024), nil); err != nil {
 		t.Fatalf("Trigger with raised limit: %v", err)
 	}
 }
@@ -131,8 +131,8 @@ func TestTriggerBatch(t *testing.T) {
 	t.Parallel()
 	f := newFakeServer(t)
 	f.respond("POST /apps/3/batch_events", 200, `{"batch":[{"subscription_count":2},{}]}`)
-	res, err := f.client(nil).TriggerBatch(context.Background(), []pusher.Event{
-		{Channel: "c1", Name: "e1", Data: "d1", SocketID: "1.2", Info: "subscription_count"},
+	res, err := f.client(nil).TriggerBatchContext(context.Background(), []pusher.Event{
+		{Channel: "c1", Name: "e1", Data: "d1", SocketID: ptr("1.2"), Info: ptr("subscription_count")},
 		{Channel: "presence-c2", Name: "e2", Data: map[string]bool{"ok": true}},
 	})
 	if err != nil {
@@ -142,7 +142,7 @@ func TestTriggerBatch(t *testing.T) {
 	if got := f.received()[0].Body; got != want {
 		t.Fatalf("body:\n got %s\nwant %s", got, want)
 	}
-	if !reflect.DeepEqual(res.Batch, []pusher.ChannelInfo{{SubscriptionCount: 2}, {}}) {
+	if !reflect.DeepEqual(res.Batch, []pusher.TriggerBatchChannelListItem{{SubscriptionCount: ptr(2)}, {}}) {
 		t.Fatalf("Batch = %+v", res.Batch)
 	}
 
@@ -150,10 +150,10 @@ func TestTriggerBatch(t *testing.T) {
 		"empty":      nil,
 		"bad name":   {{Channel: "c", Name: ""}},
 		"bad chan":   {{Channel: "c c", Name: "e"}},
-		"bad socket": {{Channel: "c", Name: "e", SocketID: "x"}},
+		"bad socket": {{Channel: "c", Name: "e", SocketID: ptr("x")}},
 		"too large":  {{Channel: "c", Name: "e", Data: strings.Repeat("x", 10241)}},
 	} {
-		if _, err := f.client(nil).TriggerBatch(context.Background(), events); err == nil {
+		if _, err := f.client(nil).TriggerBatchContext(context.Background(), events); err == nil {
 			t.Errorf("%s: TriggerBatch succeeded", name)
 		}
 	}
@@ -169,36 +169,36 @@ func TestQueries(t *testing.T) {
 	c := f.client(nil)
 	ctx := context.Background()
 
-	list, err := c.Channels(ctx, &pusher.ChannelsParams{FilterByPrefix: "presence-", Info: "user_count"})
+	list, err := c.ChannelsContext(ctx, pusher.ChannelsParams{FilterByPrefix: ptr("presence-"), Info: ptr("user_count")})
 	if err != nil {
 		t.Fatalf("Channels: %v", err)
 	}
-	if !reflect.DeepEqual(list.Channels, map[string]pusher.ChannelInfo{"presence-foobar": {UserCount: 42}}) {
+	if !reflect.DeepEqual(list.Channels, map[string]pusher.ChannelListItem{"presence-foobar": {UserCount: 42}}) {
 		t.Fatalf("Channels = %+v", list.Channels)
 	}
-	ch, err := c.Channel(ctx, "presence-foobar", "user_count")
+	ch, err := c.ChannelContext(ctx, "presence-foobar", pusher.ChannelParams{Info: ptr("user_count")})
 	if err != nil || !ch.Occupied || ch.UserCount != 42 || ch.Name != "presence-foobar" {
 		t.Fatalf("Channel = %+v, %v", ch, err)
 	}
-	ch, err = c.Channel(ctx, "cache-x", "subscription_count", "cache")
+	ch, err = c.ChannelContext(ctx, "cache-x", pusher.ChannelParams{Info: ptr("subscription_count,cache")})
 	if err != nil || ch.SubscriptionCount != 3 || ch.Cache == nil || *ch.Cache != (pusher.CacheInfo{Data: "d", TTL: 60}) {
 		t.Fatalf("Channel(cache-x) = %+v, %v", ch, err)
 	}
-	users, err := c.Users(ctx, "presence-foobar")
-	if err != nil || !reflect.DeepEqual(users, []pusher.User{{ID: "1"}, {ID: "2"}}) {
+	users, err := c.GetChannelUsersContext(ctx, "presence-foobar")
+	if err != nil || !reflect.DeepEqual(users.List, []pusher.User{{ID: "1"}, {ID: "2"}}) {
 		t.Fatalf("Users = %+v, %v", users, err)
 	}
-	if err := c.TerminateUserConnections(ctx, "user-1"); err != nil {
+	if err := c.TerminateUserConnectionsContext(ctx, "user-1"); err != nil {
 		t.Fatalf("TerminateUserConnections: %v", err)
 	}
-	if err := c.SendToUser(ctx, "user-1", "hello", "hi"); err != nil {
+	if err := c.SendToUserContext(ctx, "user-1", "hello", "hi"); err != nil {
 		t.Fatalf("SendToUser: %v", err)
 	}
-	if _, err := c.Channels(ctx, nil); err != nil {
+	if _, err := c.ChannelsContext(ctx, pusher.ChannelsParams{}); err != nil {
 		t.Fatalf("Channels(nil): %v", err)
 	}
 	// Every character allowed in a name survives the path and its signature.
-	if _, err := c.Channel(ctx, "private-a_b=c@d,e.f;g"); err != nil {
+	if _, err := c.ChannelContext(ctx, "private-a_b=c@d,e.f;g", pusher.ChannelParams{}); err != nil {
 		t.Fatalf("Channel with unusual characters: %v", err)
 	}
 
@@ -245,16 +245,16 @@ func TestQueryValidation(t *testing.T) {
 	f := newFakeServer(t)
 	c := f.client(nil)
 	ctx := context.Background()
-	if _, err := c.Channel(ctx, "bad name"); !errors.Is(err, pusher.ErrInvalidChannel) {
+	if _, err := c.ChannelContext(ctx, "bad name", pusher.ChannelParams{}); !errors.Is(err, pusher.ErrInvalidChannel) {
 		t.Errorf("Channel: %v", err)
 	}
-	if _, err := c.Users(ctx, "a/b"); !errors.Is(err, pusher.ErrInvalidChannel) {
+	if _, err := c.GetChannelUsersContext(ctx, "a/b"); !errors.Is(err, pusher.ErrInvalidChannel) {
 		t.Errorf("Users: %v", err)
 	}
-	if err := c.TerminateUserConnections(ctx, "a/b"); !errors.Is(err, pusher.ErrInvalidUserID) {
+	if err := c.TerminateUserConnectionsContext(ctx, "a/b"); !errors.Is(err, pusher.ErrInvalidUserID) {
 		t.Errorf("TerminateUserConnections: %v", err)
 	}
-	if err := c.SendToUser(ctx, "", "e", "d"); !errors.Is(err, pusher.ErrInvalidUserID) {
+	if err := c.SendToUserContext(ctx, "", "e", "d"); !errors.Is(err, pusher.ErrInvalidUserID) {
 		t.Errorf("SendToUser: %v", err)
 	}
 	if n := len(f.received()); n != 0 {
@@ -269,24 +269,24 @@ func TestHTTPErrors(t *testing.T) {
 	f.respond("GET /apps/3/channels", 200, "not json")
 	ctx := context.Background()
 
-	_, err := f.client(nil).Trigger(ctx, []string{"a"}, "e", "d", nil)
+	_, err := f.client(nil).TriggerContext(ctx, []string{"a"}, "e", "d", nil)
 	var he *pusher.HTTPError
 	if !errors.As(err, &he) || he.Status != 403 || he.Body != "Over quota" {
 		t.Fatalf("Trigger error = %#v, want HTTPError 403", err)
 	}
-	if _, err := f.client(nil).Channels(ctx, nil); err == nil || errors.As(err, &he) && he.Status != 403 {
+	if _, err := f.client(nil).ChannelsContext(ctx, pusher.ChannelsParams{}); err == nil || errors.As(err, &he) && he.Status != 403 {
 		t.Fatalf("non-JSON 200 accepted: %v", err)
 	}
 
 	// A wrong secret is caught by the server's signature check.
-	_, err = f.client(func(o *pusher.Options) { o.Secret = "wrong" }).Channel(ctx, "a")
+	_, err = f.client(func(o *pusher.Options) { o.Secret = "wrong" }).ChannelContext(ctx, "a", pusher.ChannelParams{})
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || !strings.HasPrefix(he.Body, "Invalid signature") {
 		t.Fatalf("wrong secret: %v", err)
 	}
 
 	// Transport errors are wrapped, not HTTPError.
 	f.srv.Close()
-	_, err = f.client(nil).Channel(ctx, "a")
+	_, err = f.client(nil).ChannelContext(ctx, "a", pusher.ChannelParams{})
 	if err == nil || errors.As(err, &he) {
 		t.Fatalf("closed server: %v", err)
 	}
@@ -301,3 +301,6 @@ func TestResultJSON(t *testing.T) {
 		t.Fatalf("Channel JSON = %s, %v", b, err)
 	}
 }
+
+// ptr returns a pointer to v, for the optional fields of the official API.
+func ptr[T any](v T) *T { return &v }

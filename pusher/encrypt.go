@@ -20,12 +20,13 @@ type encryptedData struct {
 // sharedSecret is the per-channel key: SHA256(channel || masterKey). Its
 // base64 form is the shared_secret given to the client on authorization.
 func (c *Client) sharedSecret(channel string) ([32]byte, error) {
-	if c.masterKey == nil {
-		return [32]byte{}, fmt.Errorf("%w: channel %q needs Options.EncryptionMasterKey", ErrEncryption, channel)
+	mk, err := c.masterKey()
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("channel %q: %w", channel, err)
 	}
 	h := sha256.New()
 	h.Write([]byte(channel))
-	h.Write(c.masterKey)
+	h.Write(mk)
 	var k [32]byte
 	h.Sum(k[:0])
 	return k, nil

@@ -15,7 +15,7 @@ func TestTriggerEncrypted(t *testing.T) {
 	t.Parallel()
 	const ch = "private-encrypted-foo"
 	f := newFakeServer(t)
-	if _, err := f.client(nil).Trigger(context.Background(), []string{ch}, "secret-event", map[string]string{"msg": "hi"}, nil); err != nil {
+	if _, err := f.client(nil).TriggerContext(context.Background(), []string{ch}, "secret-event", map[string]string{"msg": "hi"}, nil); err != nil {
 		t.Fatalf("Trigger: %v", err)
 	}
 	var sent struct {

@@ -27,7 +27,7 @@ func Example() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = client.Trigger(ctx, []string{"my-channel"}, "my-event", map[string]string{"message": "hello"}, nil)
+	_, err = client.TriggerContext(ctx, []string{"my-channel"}, "my-event", map[string]string{"message": "hello"}, nil)
 	var httpErr *pusher.HTTPError
 	if errors.As(err, &httpErr) {
 		log.Printf("server said %d: %s", httpErr.Status, httpErr.Body)

@@ -30,15 +30,15 @@ func TestNewBaseURL(t *testing.T) {
 			c, err := New(tc.opts)
 			if tc.wantErr {
 				if err == nil {
-					t.Fatalf("New(%+v) succeeded with %s, want an error", tc.opts, c.baseURL)
+					t.Fatalf("New(%+v) succeeded with %+v, want an error", tc.opts, c)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			if c.baseURL != tc.want {
-				t.Fatalf("base URL = %s, want %s", c.baseURL, tc.want)
+			if got, _ := c.baseURL(); got != tc.want {
+				t.Fatalf("base URL = %s, want %s", got, tc.want)
 			}
 		})
 	}

@@ -37,18 +37,9 @@ type Event struct {
 	Channel string
 	Name    string
 	// Data is sent as is when it is a string or []byte, JSON-encoded otherwise.
-	Data     any
-	SocketID string // optional: connection to exclude
-	Info     string // optional: attributes to report in BatchResult
-}
-
-// BatchResult is the answer to TriggerBatch.
-type BatchResult struct {
-	// Batch holds, when some event asked for Info, one entry per event in
-	// request order.
-	Batch []ChannelInfo `json:"batch,omitempty"`
-	// Raw is the server's JSON answer as received.
-	Raw json.RawMessage `json:"-"`
+	Data     interface{}
+	SocketID *string // optional: connection to exclude
+	Info     *string // optional: attributes to report in the answer
 }
 
 // triggerBody is the JSON body of POST /events (protocol.md §6.3).
@@ -69,11 +60,11 @@ type batchItem struct {
 	Info     string `json:"info,omitempty"`
 }
 
-// Trigger publishes event with data on channels (1 to 100). data is sent as
-// is when it is a string or []byte and JSON-encoded otherwise; on a
-// private-encrypted channel it is encrypted with the master key. opts may be
-// nil.
-func (c *Client) Trigger(ctx context.Context, channels []string, event string, data any, opts *TriggerOptions) (*TriggerResult, error) {
+// TriggerContext publishes event with data on channels (1 to 100) and
+// returns the server's answer. data is sent as is when it is a string or
+// []byte and JSON-encoded otherwise; on a private-encrypted channel it is
+// encrypted with the master key. opts may be nil.
+func (c *Client) TriggerContext(ctx context.Context, channels []string, event string, data any, opts *TriggerOptions) (*TriggerResult, error) {
 	body, err := c.triggerRequest(channels, event, data, opts)
 	if err != nil {
 		return nil, err
@@ -81,19 +72,19 @@ func (c *Client) Trigger(ctx context.Context, channels []string, event string, d
 	return c.sendTrigger(ctx, body)
 }
 
-// SendToUser publishes event to every connection of the signed-in user
-// userID, through the channel "#server-to-user-<userID>".
-func (c *Client) SendToUser(ctx context.Context, userID, event string, data any) error {
+// SendToUserContext publishes event to every connection of the signed-in
+// user userID, through the channel "#server-to-user-<userID>".
+func (c *Client) SendToUserContext(ctx context.Context, userID, event string, data any) error {
 	if err := checkUserID(userID); err != nil {
 		return err
 	}
-	_, err := c.Trigger(ctx, []string{serverToUserPrefix + userID}, event, data, nil)
+	_, err := c.TriggerContext(ctx, []string{serverToUserPrefix + userID}, event, data, nil)
 	return err
 }
 
-// TriggerBatch publishes several events in one request. Pusher accepts at
-// most 10 events per batch.
-func (c *Client) TriggerBatch(ctx context.Context, events []Event) (*BatchResult, error) {
+// TriggerBatchContext publishes several events in one request. Pusher
+// accepts at most 10 events per batch.
+func (c *Client) TriggerBatchContext(ctx context.Context, events []Event) (*TriggerBatchChannelsList, error) {
 	if len(events) == 0 {
 		return nil, errors.New("pusher: trigger batch: no events")
 	}
@@ -102,14 +93,15 @@ func (c *Client) TriggerBatch(ctx context.Context, events []Event) (*BatchResult
 		if err := checkChannel(e.Channel); err != nil {
 			return nil, fmt.Errorf("pusher: batch event %d: %w", i, err)
 		}
-		if err := firstError(checkEvent(e.Name), checkSocketID(e.SocketID)); err != nil {
+		socketID, info := deref(e.SocketID), deref(e.Info)
+		if err := firstError(checkEvent(e.Name), checkSocketID(socketID)); err != nil {
 			return nil, fmt.Errorf("pusher: batch event %d: %w", i, err)
 		}
 		data, err := c.eventData(e.Channel, e.Data)
 		if err != nil {
 			return nil, fmt.Errorf("pusher: batch event %d: %w", i, err)
 		}
-		items[i] = batchItem{Channel: e.Channel, Name: e.Name, Data: data, SocketID: e.SocketID, Info: e.Info}
+		items[i] = batchItem{Channel: e.Channel, Name: e.Name, Data: data, SocketID: socketID, Info: info}
 	}
 	body, err := json.Marshal(struct {
 		Batch []batchItem `json:"batch"`
@@ -121,7 +113,7 @@ func (c *Client) TriggerBatch(ctx context.Context, events []Event) (*BatchResult
 	if err != nil {
 		return nil, err
 	}
-	res := &BatchResult{Raw: b}
+	res := &TriggerBatchChannelsList{}
 	if err := json.Unmarshal(b, res); err != nil {
 		return nil, fmt.Errorf("pusher: trigger batch: decode response: %w", err)
 	}
@@ -182,8 +174,8 @@ func (c *Client) eventData(channel string, data any) (string, error) {
 			return "", err
 		}
 	}
-	if len(s) > c.maxData {
-		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrDataTooLarge, len(s), c.maxData)
+	if len(s) > c.dataLimit() {
+		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrDataTooLarge, len(s), c.dataLimit())
 	}
 	return s, nil
 }

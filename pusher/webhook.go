@@ -12,7 +12,7 @@ import (
 // Webhook is a verified webhook request (protocol.md §7).
 type Webhook struct {
 	// TimeMs is when the server created the webhook, in Unix milliseconds.
-	TimeMs int64          `json:"time_ms"`
+	TimeMs int            `json:"time_ms"`
 	Events []WebhookEvent `json:"events"`
 }
 
@@ -68,17 +68,17 @@ func (e *WebhookEvent) UnmarshalJSON(b []byte) error {
 // private-encrypted-* channels is decrypted. Errors wrap ErrInvalidWebhook
 // (or ErrEncryption).
 func (c *Client) Webhook(header http.Header, body []byte) (*Webhook, error) {
-	if k := header.Get("X-Pusher-Key"); k != c.key {
+	if k := header.Get("X-Pusher-Key"); k != c.Key {
 		return nil, fmt.Errorf("%w: X-Pusher-Key %q is not the app key", ErrInvalidWebhook, k)
 	}
-	if !signature.VerifyWebhook(c.secret, body, header.Get("X-Pusher-Signature")) {
+	if !signature.VerifyWebhook(c.Secret, body, header.Get("X-Pusher-Signature")) {
 		return nil, fmt.Errorf("%w: X-Pusher-Signature does not match the body", ErrInvalidWebhook)
 	}
 	var w Webhook
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("%w: body: %w", ErrInvalidWebhook, err)
 	}
-	if c.masterKey == nil {
+	if c.EncryptionMasterKey == "" && c.EncryptionMasterKeyBase64 == "" {
 		return &w, nil
 	}
 	for i := range w.Events {

@@ -157,7 +157,7 @@ func runTrigger(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return reportClientError(stderr, fs.Name(), err)
 	}
-	res, err := c.Trigger(ctx, channels, *event, *data, &opts)
+	res, err := c.TriggerContext(ctx, channels, *event, *data, &opts)
 	if err != nil {
 		return reportClientError(stderr, fs.Name(), err)
 	}
@@ -167,14 +167,14 @@ func runTrigger(ctx context.Context, args []string, getenv func(string) string, 
 // runChannels runs `pixiu channels`: list occupied channels.
 func runChannels(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var (
-		cf     connFlags
-		params pusher.ChannelsParams
+		cf           connFlags
+		prefix, info string
 	)
 	cmd := newCommand("pixiu channels", "pixiu channels [--prefix P] [--info user_count]", stdout, stderr)
 	fs := cmd.fs
 	cf.register(fs)
-	fs.StringVar(&params.FilterByPrefix, "prefix", "", "only channels whose name starts with P")
-	fs.StringVar(&params.Info, "info", "", "attributes to report (user_count needs --prefix presence-)")
+	fs.StringVar(&prefix, "prefix", "", "only channels whose name starts with P")
+	fs.StringVar(&info, "info", "", "attributes to report (user_count needs --prefix presence-)")
 	if _, code := cmd.parse(args, 0); code >= 0 {
 		return code
 	}
@@ -182,7 +182,7 @@ func runChannels(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return reportClientError(stderr, fs.Name(), err)
 	}
-	res, err := c.Channels(ctx, &params)
+	res, err := c.ChannelsContext(ctx, pusher.ChannelsParams{FilterByPrefix: &prefix, Info: &info})
 	if err != nil {
 		return reportClientError(stderr, fs.Name(), err)
 	}
@@ -206,10 +206,11 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return reportClientError(stderr, fs.Name(), err)
 	}
-	users, err := c.Users(ctx, *channel)
+	res, err := c.GetChannelUsersContext(ctx, *channel)
 	if err != nil {
 		return reportClientError(stderr, fs.Name(), err)
 	}
+	users := res.List
 	if users == nil {
 		users = []pusher.User{}
 	}

@@ -261,17 +261,16 @@ pusher.trigger('my-channel', 'my-event', { message: 'hello world' });`,
       'Go': `// go get github.com/pixiu-io/pixiu/pusher
 import "github.com/pixiu-io/pixiu/pusher"
 
-client, err := pusher.New(pusher.Options{
+// the same API as github.com/pusher/pusher-http-go/v5
+client := pusher.Client{
 	AppID:  "${app.id}",
 	Key:    "${app.key}",
 	Secret: "${app.secret}",
-	Host:   "${tls ? 'https' : 'http'}://${host}:${port}",
-})
-if err != nil {
-	log.Fatal(err)
+	Host:   "${host}:${port}",
+	Secure: ${tls},
 }
-_, err = client.Trigger(ctx, []string{"my-channel"}, "my-event",
-	map[string]string{"message": "hello world"}, nil)`,
+err := client.Trigger("my-channel", "my-event",
+	map[string]string{"message": "hello world"})`,
       'Ruby': `# gem install pusher
 require 'pusher'
 
