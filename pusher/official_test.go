@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -368,3 +369,39 @@ var (
 	_ func(string) (*pusher.Client, error) = pusher.ClientFromEnv
 	_ func(pusher.Client) pusher.Client    = func(c pusher.Client) pusher.Client { return c } // a value type, as in pusher-http-go
 )
+
+// TestOfficialFieldsLimitsAndKeys: OverrideMaxMessagePayloadKB raises the
+// data limit; the deprecated raw EncryptionMasterKey works and conflicts
+// with EncryptionMasterKeyBase64, as in pusher-http-go.
+func TestOfficialFieldsLimitsAndKeys(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	host := strings.TrimPrefix(f.srv.URL, "http://")
+	big := strings.Repeat("x", 15*1024)
+	c := pusher.Client{AppID: testAppID, Key: testKey, Secret: testSecret, Host: host}
+	if err := c.Trigger("a", "e", big); !errors.Is(err, pusher.ErrDataTooLarge) {
+		t.Fatalf("15 KB with the default limit: %v", err)
+	}
+	c.OverrideMaxMessagePayloadKB = 20
+	if err := c.Trigger("a", "e", big); err != nil {
+		t.Fatalf("15 KB with a 20 KB limit: %v", err)
+	}
+
+	raw := pusher.Client{AppID: testAppID, Key: testKey, Secret: testSecret, Host: host,
+		EncryptionMasterKey: "0123456789abcdef0123456789abcdef"}
+	if err := raw.Trigger("private-encrypted-a", "e", "d"); err != nil {
+		t.Fatalf("raw master key: %v", err)
+	}
+	both := raw
+	both.EncryptionMasterKeyBase64 = testMasterKey
+	if err := both.Trigger("private-encrypted-a", "e", "d"); !errors.Is(err, pusher.ErrEncryption) {
+		t.Fatalf("both master keys: %v", err)
+	}
+	short := pusher.Client{AppID: testAppID, Key: testKey, Secret: testSecret, Host: host, EncryptionMasterKey: "short"}
+	if _, err := short.AuthorizePrivateChannel(authParams("1.2", "private-encrypted-a")); !errors.Is(err, pusher.ErrEncryption) {
+		t.Fatalf("short raw master key: %v", err)
+	}
+	if n := len(f.received()); n != 2 {
+		t.Fatalf("server received %d requests, want 2", n)
+	}
+}
