@@ -33,11 +33,13 @@ const onlinePrefix = "#online-"
 
 func onlineChannel(userID string) string { return onlinePrefix + userID }
 
-// SignIn records c as signed in as userID with a watchlist. It sends c the
-// online status of the watched ids, and when this is the user's first
-// signed-in connection anywhere in the cluster, every node tells its
-// watchers of the user (protocol.md §3.11).
-func (h *Hub) SignIn(appID string, c Client, userID string, watchlist []string) {
+// SignIn records c as signed in as userID with a watchlist, and when this is
+// the user's first signed-in connection anywhere in the cluster, every node
+// tells its watchers of the user (protocol.md §3.11). It returns the watched
+// ids that are online now: the caller sends them to c after
+// pusher:signin_success (see protocol.WatchlistData), so a client learns the
+// initial status only once the sign-in is recorded.
+func (h *Hub) SignIn(appID string, c Client, userID string, watchlist []string) (online []string) {
 	u := &h.users
 	k := userKey{appID, userID}
 	u.mu.Lock()
@@ -60,7 +62,6 @@ func (h *Hub) SignIn(appID string, c Client, userID string, watchlist []string) 
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var online []string
 	if len(watchlist) > 0 {
 		chans := make([]string, len(watchlist))
 		for i, w := range watchlist {
@@ -75,13 +76,11 @@ func (h *Hub) SignIn(appID string, c Client, userID string, watchlist []string) 
 			}
 		}
 	}
-	if len(online) > 0 {
-		c.Send(protocol.AppendEvent(nil, protocol.EventWatchlist, "", protocol.WatchlistData("online", online), ""))
-	}
 	first, err := h.engine.AddMember(ctx, appID, onlineChannel(userID), c.SocketID(), protocol.Member{UserID: userID})
 	if err == nil && first {
 		_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, UserID: userID, Notice: cluster.NoticeUserOnline})
 	}
+	return online
 }
 
 // SignOut undoes SignIn when c closes.

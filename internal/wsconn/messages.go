@@ -336,25 +336,38 @@ func (c *conn) signin(m protocol.ClientMessage) {
 	}
 	data := protocol.AppendString([]byte(`{"user_data":`), s.UserData)
 	data = append(data, '}')
+	if c.userID != "" { // the same user again: nothing new to record
+		c.signedIn(data, over, nil)
+		return
+	}
+	c.userID = u.ID
+	c.r().userInfo, c.r().watchlist = u.UserInfo, u.Watchlist
+	if c.t.offloop {
+		c.signInOffLoop(c.curApp().ID, u.ID, u.Watchlist, data, over)
+		return
+	}
+	c.signedIn(data, over, c.t.opts.Hub.SignIn(c.curApp().ID, c, u.ID, u.Watchlist))
+}
+
+// signInOffLoop records the sign-in and looks the watchlist up on a worker;
+// signin_success follows once both are done.
+func (c *conn) signInOffLoop(appID, userID string, watchlist []string, data []byte, over bool) {
+	var online []string
+	c.offload(func() { online = c.t.opts.Hub.SignIn(appID, c, userID, watchlist) },
+		func() { c.signedIn(data, over, online) })
+}
+
+// signedIn answers a recorded sign-in: pusher:signin_success, the watchlist
+// limit error if it was cut, then the watched ids online now. Loop only.
+func (c *conn) signedIn(data []byte, over bool, online []string) {
 	c.Send(protocol.AppendEvent(nil, protocol.EventSigninSuccess, "", string(data), ""))
 	if over {
 		c.sendError(protocol.ErrWatchlistLimit)
 	}
-	if c.userID == "" {
-		c.userID = u.ID
-		c.r().userInfo, c.r().watchlist = u.UserInfo, u.Watchlist
-		if c.t.offloop {
-			c.signInOffLoop(c.curApp().ID, u.ID, u.Watchlist)
-			return
-		}
-		c.t.opts.Hub.SignIn(c.curApp().ID, c, u.ID, u.Watchlist)
-		c.authorized()
+	if len(online) > 0 {
+		c.Send(protocol.AppendEvent(nil, protocol.EventWatchlist, "", protocol.WatchlistData("online", online), ""))
 	}
-}
-
-// signInOffLoop records the sign-in and looks the watchlist up on a worker.
-func (c *conn) signInOffLoop(appID, userID string, watchlist []string) {
-	c.offload(func() { c.t.opts.Hub.SignIn(appID, c, userID, watchlist) }, nil)
+	c.authorized()
 }
 
 func truncate(s string, n int) string {

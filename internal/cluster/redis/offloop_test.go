@@ -354,3 +354,44 @@ func waitReady(t *testing.T, s *pixiutest.Server) {
 		return nil
 	})
 }
+
+// TestSigninOffLoopAuthorizesAndAnswersAfterRecording: with the Redis engine
+// a sign-in runs on a worker; signin_success follows the recorded sign-in
+// (the watched ids online come after it), and the connection counts as
+// authorized for an app with user_auth, so it outlives user_auth_timeout
+// while one that never signs in is closed with 4009.
+func TestSigninOffLoopAuthorizesAndAnswersAfterRecording(t *testing.T) {
+	t.Parallel()
+	url := testURL()
+	requireRedis(t, url)
+	s := pixiutest.Start(t, func(c *config.Config) {
+		c.Cluster.Redis = url
+		c.Cluster.KeyPrefix = testPrefix(t, url)
+		c.Apps[0].UserAuth = true
+		c.UserAuthTimeout = config.Duration(time.Second)
+	})
+	waitReady(t, s)
+
+	star := pixiutest.Dial(t, s.Addr, s.App.Key)
+	signin(t, star, "star")
+	idle := pixiutest.Dial(t, s.Addr, s.App.Key)
+
+	w := pixiutest.Dial(t, s.Addr, s.App.Key)
+	ud := `{"id":"watcher","watchlist":["star"]}`
+	w.Send("pusher:signin", "", map[string]any{"user_data": ud,
+		"auth": signature.UserAuth("app-key", "app-secret", w.SocketID, ud)})
+	w.Expect("pusher:signin_success")
+	if e := w.Expect("pusher_internal:watchlist_events"); !strings.Contains(e.DataString(), `"name":"online","user_ids":["star"]`) {
+		t.Fatalf("initial status %s", e.DataString())
+	}
+
+	if code := idle.WaitClosed(); code != 4009 {
+		t.Fatalf("a connection that never signed in closed with %d, want 4009", code)
+	}
+	// Both signed-in sockets are still served well past the timeout.
+	time.Sleep(1500 * time.Millisecond)
+	for _, c := range []*pixiutest.Client{star, w} {
+		c.Send("pusher:ping", "", map[string]any{})
+		c.Expect("pusher:pong")
+	}
+}
