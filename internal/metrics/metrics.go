@@ -1,6 +1,6 @@
 // Package metrics serves /metrics in the Prometheus exposition format from
 // its own registry (never the client library's global default): the Go
-// runtime and process collectors plus the server's collectors, which read
+// runtime, process and build-info collectors plus the server's collectors, which read
 // counters the hot path keeps itself (atomics) at scrape time. Nothing here
 // runs on the hot path.
 package metrics
@@ -29,7 +29,8 @@ func (Scrape) Describe(chan<- *prometheus.Desc) {}
 // Collect implements prometheus.Collector.
 func (f Scrape) Collect(ch chan<- prometheus.Metric) { f(func(m prometheus.Metric) { ch <- m }) }
 
-// New returns a registry with the Go runtime and process collectors and cs,
+// New returns a registry with the Go runtime, process and build-info
+// collectors and cs,
 // and the handler that serves it. Collection errors are served as HTTP 500
 // with the error (promhttp.HTTPErrorOnError).
 func New(cs ...prometheus.Collector) (*prometheus.Registry, http.Handler, error) {
@@ -37,6 +38,7 @@ func New(cs ...prometheus.Collector) (*prometheus.Registry, http.Handler, error)
 	all := append([]prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), // go_build_info{path,version,checksum}
 	}, cs...)
 	for _, c := range all {
 		if err := reg.Register(c); err != nil {

@@ -115,11 +115,17 @@ func TestMetricsFamilies(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, m[name])
 		}
 	}
-	codes := 0
-	for k := range m {
+	codes, build := 0, 0
+	for k, v := range m {
 		if strings.HasPrefix(k, "pixiu_connections_closed_total{") {
 			codes++
 		}
+		if strings.HasPrefix(k, "go_build_info{") && v == 1 {
+			build++
+		}
+	}
+	if build != 1 {
+		t.Errorf("%d go_build_info series with value 1, want 1", build)
 	}
 	if codes != 23 { // 22 named codes + other: a bounded label set
 		t.Errorf("pixiu_connections_closed_total has %d series, want 23", codes)
