@@ -93,39 +93,26 @@ func (c *conn) touch() {
 }
 
 // Send implements hub.Client: it appends a text frame and schedules a flush.
-func (c *conn) Send(frame []byte) {
-	c.mu.Lock()
-	if c.closed || c.closing != nil {
-		c.mu.Unlock()
-		return
-	}
-	if frame != nil {
-		// Every byte held for this socket counts once: ours and gnet's.
-		if c.out.n+int(c.inGnet)+len(frame) > c.t.opts.MaxPendingBytes {
-			c.closing = protocol.ErrSlowConsumer
-		} else {
-			c.out.appendFrame(opText, frame)
-		}
-	}
-	sched := !c.queued
-	c.queued = true
-	c.mu.Unlock()
-	if sched {
-		c.loop.enqueue(c)
-	}
-}
+func (c *conn) Send(frame []byte) { c.queue(opText, frame, frame != nil) }
 
 // sendControl queues a control frame (ping/pong) in order with other frames.
-func (c *conn) sendControl(op byte, payload []byte) {
+func (c *conn) sendControl(op byte, payload []byte) { c.queue(op, payload, true) }
+
+// queue appends one frame (unless add is false) and schedules a flush. Every
+// byte held for this socket counts once against MaxPendingBytes, Pixiu's
+// and gnet's; past it the connection is closed with 4100 instead.
+func (c *conn) queue(op byte, payload []byte, add bool) {
 	c.mu.Lock()
 	if c.closed || c.closing != nil {
 		c.mu.Unlock()
 		return
 	}
-	if c.out.n+int(c.inGnet)+len(payload) > c.t.opts.MaxPendingBytes {
-		c.closing = protocol.ErrSlowConsumer
-	} else {
-		c.out.appendFrame(op, payload)
+	if add {
+		if c.out.n+int(c.inGnet)+len(payload) > c.t.opts.MaxPendingBytes {
+			c.closing = protocol.ErrSlowConsumer
+		} else {
+			c.out.appendFrame(op, payload)
+		}
 	}
 	sched := !c.queued
 	c.queued = true
