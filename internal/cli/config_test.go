@@ -67,6 +67,8 @@ func TestConfigCheckNamesEachBadValue(t *testing.T) {
 		{"port", "port: 70000\n", ":1: port: must be between 1 and 65535"},
 		{"admin addr", "admin_addr: nine\n", ":1: admin_addr: want host:port"},
 		{"redis url", "cluster:\n  redis: localhost:6379\n", ":2: cluster.redis: want a Redis URL"},
+		{"sentinel url", "cluster:\n  redis: redis+sentinel://s1:26379,s2:26379\n", ":2: cluster.redis: want a Redis URL, not \"redis+sentinel://s1:26379,s2:26379\": redis+sentinel:// wants the master name"},
+		{"sentinel long form", "cluster:\n  sentinel:\n    addrs: [s1:26379]\n", ":2: cluster.sentinel.master: is required"},
 		{"outbox", "webhooks:\n  max_outbox_events: -1\n", ":2: webhooks.max_outbox_events: must not be negative"},
 		{"mapping", "limits: 5\n", ":1: limits: want a mapping"},
 		{"webhook url", app + "    webhooks:\n      - url: ftp://x\n", ":6: apps[0].webhooks[0].url: must be an absolute http:// or https:// URL"},
@@ -217,5 +219,21 @@ func TestStoreCommandsNeedAStore(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
 		t.Fatalf("a store directory was created: %v", err)
+	}
+}
+
+// TestServeRefusesRedisCluster: a redis+cluster:// URL is a valid form
+// (config check accepts it) but serve refuses it plainly until the engine
+// speaks Redis Cluster, instead of half-working on one shard.
+func TestServeRefusesRedisCluster(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "cluster:\n  redis: redis+cluster://127.0.0.1:7000,127.0.0.1:7001\n")
+	if code, out, errs := pixiu(t, nil, "config", "check", file); code != 0 || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("check: %d %q %s", code, out, errs)
+	}
+	env := map[string]string{"PIXIU_STORE_PATH": filepath.Join(t.TempDir(), "s.db")}
+	code, _, errs := pixiu(t, env, "serve", "--config", file, "--host", "127.0.0.1", "--port", "0")
+	if code != 1 || !strings.Contains(errs, "Redis Cluster (redis+cluster://) is not supported yet") {
+		t.Fatalf("serve: %d\n%s", code, errs)
 	}
 }

@@ -144,13 +144,40 @@ type Console struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
-// Cluster configures the cluster engine.
+// Cluster configures the cluster engine. The Redis it uses is named either
+// by one URL (Redis, any of redisurl.Forms) or by the long form: the
+// addresses of Sentinel or of a Redis Cluster, with Username, Password, DB
+// and TLS. Nothing set: the in-memory engine. See Cluster.RedisOptions.
 type Cluster struct {
-	Redis       string   `yaml:"redis"`        // redis://host:port/db; env PIXIU_CLUSTER; empty = in-memory
+	// Redis is a URL of redisurl.Forms (env PIXIU_CLUSTER); empty = in-memory
+	// unless Sentinel.Addrs or RedisCluster.Addrs is set.
+	Redis        string       `yaml:"redis"`
+	Sentinel     Sentinel     `yaml:"sentinel"`
+	RedisCluster RedisCluster `yaml:"redis_cluster"`
+	// Username and Password authenticate to the Redis servers; with a URL
+	// they fill in what it leaves out (a secret kept out of the URL).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`  // long form only (a URL says it in its path)
+	TLS      bool   `yaml:"tls"` // long form only (a URL says rediss)
+
 	NodeID      string   `yaml:"node_id"`      // default: random
 	LeaseTTL    Duration `yaml:"lease_ttl"`    // node lease, default 10s
 	DrainWindow Duration `yaml:"drain_window"` // spread of 4200 closes on SIGTERM, default 10s
 	KeyPrefix   string   `yaml:"key_prefix"`   // Redis key prefix, default "pixiu:"
+}
+
+// Sentinel names a primary through Redis Sentinel (the long form of
+// redis+sentinel://).
+type Sentinel struct {
+	Addrs    []string `yaml:"addrs"`    // the Sentinels, host:port each
+	Master   string   `yaml:"master"`   // the name they monitor the primary under
+	Password string   `yaml:"password"` // the Sentinels' own password (their requirepass), if any
+}
+
+// RedisCluster names a Redis Cluster (the long form of redis+cluster://).
+type RedisCluster struct {
+	Addrs []string `yaml:"addrs"` // seed nodes, host:port each
 }
 
 // WebhookSettings are server-wide webhook delivery settings.

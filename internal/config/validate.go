@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"reflect"
 	"sort"
 	"strconv"
@@ -210,12 +209,11 @@ func (c *Config) validateParts(v *validator) {
 		}
 	}
 	cl := c.Cluster
-	if cl.Redis != "" {
-		u, err := url.Parse(cl.Redis)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") || (u.Host == "" && u.Scheme != "unix") {
-			v.fail("cluster.redis", "want a Redis URL such as redis://127.0.0.1:6379/0 (or rediss:// or unix://), not %q", cl.Redis)
-		}
-	}
+	// cluster.redis, cluster.sentinel.{addrs,master,password},
+	// cluster.redis_cluster.addrs, cluster.{username,password,db,tls}: one
+	// form, parsed as the server will (redis.go).
+	cl.redisOptions(v)
+	v.nonNegative("cluster.db", int64(cl.DB))
 	if strings.ContainsAny(cl.NodeID, " \t\r\n") {
 		v.fail("cluster.node_id", "must not contain spaces")
 	}

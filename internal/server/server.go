@@ -83,7 +83,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	})
 	s.api = api
 	var direct wsconn.DirectFunc
-	if cfg.Cluster.Redis == "" {
+	if !h.Engine().Blocking() {
 		// The in-memory engine never blocks, so the event loops may answer
 		// keep-alive REST calls themselves (docs/PERFORMANCE.md).
 		direct = api.Direct

@@ -1,22 +1,25 @@
 package server
 
 import (
-	"net/url"
-
 	"github.com/pixiu-io/pixiu/internal/cluster"
 	"github.com/pixiu-io/pixiu/internal/cluster/memory"
 	"github.com/pixiu-io/pixiu/internal/cluster/redis"
 )
 
-// newEngine builds the cluster engine: in-memory unless cfg.Cluster.Redis is
-// set, then the Redis engine (many nodes sharing one Redis).
+// newEngine builds the cluster engine: in-memory unless the configuration
+// names a Redis (cluster.redis or the long form), then the Redis engine
+// (many nodes sharing one Redis, or one primary followed through Sentinel).
 func (s *Server) newEngine(deliver cluster.Handler) (cluster.Engine, error) {
 	c := s.cfg.Cluster
-	if c.Redis == "" {
+	r, ok, err := c.RedisOptions()
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
 		return memory.New(deliver), nil
 	}
 	e, err := redis.New(redis.Options{
-		URL:       c.Redis,
+		Redis:     r,
 		NodeID:    c.NodeID,
 		KeyPrefix: c.KeyPrefix,
 		LeaseTTL:  c.LeaseTTL.D(),
@@ -25,16 +28,7 @@ func (s *Server) newEngine(deliver cluster.Handler) (cluster.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("cluster engine: redis", "redis", redactURL(c.Redis), "node_id", e.NodeID(),
+	s.log.Info("cluster engine: redis", "redis", r.String(), "mode", string(r.Mode), "node_id", e.NodeID(),
 		"key_prefix", c.KeyPrefix, "lease_ttl", c.LeaseTTL.D().String())
 	return e, nil
-}
-
-// redactURL hides the password of a Redis URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Redacted()
 }

@@ -1,6 +1,8 @@
 // Package redis is the cluster engine for many Pixiu nodes sharing one Redis
-// (standalone or a primary with replicas; Redis Cluster is not supported).
-// It implements every cluster.Engine contract; go-redis types never leave it.
+// (standalone, or a primary with replicas found through Sentinel; Redis
+// Cluster is not supported yet). It implements every cluster.Engine
+// contract; go-redis types never leave it. Which Redis, and how it is
+// reached, is a redisurl.Options (client.go makes the client).
 //
 // # Pub/sub by interest
 //

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/pixiu-io/pixiu/internal/cluster"
+	"github.com/pixiu-io/pixiu/internal/redisurl"
 )
 
 var _ cluster.Engine = (*Engine)(nil)
@@ -31,7 +31,10 @@ var errEpoch = errors.New("redis: epoch changed")
 
 // Options configure an Engine. Zero values mean the documented default.
 type Options struct {
-	// URL is redis://[user:password@]host:port[/db] (or rediss:// for TLS). Required.
+	// Redis names the Redis: one server or Sentinel (redisurl.Options).
+	// When its Mode is empty, URL is parsed instead.
+	Redis redisurl.Options
+	// URL is any of redisurl.Forms, read when Redis is not set.
 	URL string
 	// NodeID names this node in Redis; default random. Two live nodes must
 	// never share one.
@@ -112,12 +115,17 @@ type connCount struct {
 // only on a bad URL: an unreachable Redis makes the engine unready until it
 // answers.
 func New(opts Options, h cluster.Handler) (*Engine, error) {
-	if opts.URL == "" {
-		return nil, errors.New("redis: URL is required")
-	}
-	ropts, err := goredis.ParseURL(opts.URL)
-	if err != nil {
-		return nil, fmt.Errorf("redis: parse url: %w", err)
+	if opts.Redis.Mode == "" {
+		if opts.URL == "" {
+			return nil, errors.New("redis: URL is required")
+		}
+		r, err := redisurl.Parse(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		opts.Redis = r
+	} else if err := opts.Redis.Validate(); err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	if opts.NodeID == "" {
 		var b [8]byte
@@ -139,22 +147,16 @@ func New(opts Options, h cluster.Handler) (*Engine, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	// Calls are never retried: a retried PUBLISH or script could run twice.
-	// Dials are bounded so that a probe of a dead server returns quickly.
-	ropts.MaxRetries = -1
-	ropts.DialerRetries = 1
-	ropts.DialTimeout = min(opts.OpTimeout, time.Second)
-	ropts.ReadTimeout = opts.OpTimeout
-	ropts.WriteTimeout = opts.OpTimeout
-	ropts.ContextTimeoutEnabled = true
-	ropts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	ropts.ClientName = "pixiu-" + opts.NodeID
+	rdb, err := newClient(opts.Redis, opts)
+	if err != nil {
+		return nil, err
+	}
 
 	e := &Engine{
 		opts:    opts,
 		log:     opts.Log.With("component", "cluster", "engine", "redis", "node_id", opts.NodeID),
 		handler: h,
-		rdb:     goredis.NewClient(ropts),
+		rdb:     rdb,
 		k:       keys{opts.KeyPrefix},
 		node:    opts.NodeID,
 		seed:    maphash.MakeSeed(),
@@ -242,6 +244,9 @@ func (e *Engine) failedCtx(ctx context.Context, err error) error {
 	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "PIXIU_EPOCH"):
 		e.markDirty()
 		return errEpoch
+	case errors.As(err, &rerr) && serverDown(rerr):
+		e.setDown(err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.As(err, &rerr):
 		return fmt.Errorf("redis: %w", err)
 	case ctx != nil && ctx.Err() != nil:
