@@ -192,6 +192,16 @@ func (c *Client) Next() Event {
 	return Event{}
 }
 
+// NextWithin returns the next event, or false after d without one.
+func (c *Client) NextWithin(d time.Duration) (Event, bool) {
+	select {
+	case e := <-c.events:
+		return e, true
+	case <-time.After(d):
+		return Event{}, false
+	}
+}
+
 // Expect returns the next event named name, skipping others, or fails.
 func (c *Client) Expect(name string) Event {
 	c.t.Helper()
@@ -305,23 +315,32 @@ func (r *REST) Do(t testing.TB, method, path, query string, body any) (int, stri
 			t.Fatal(err)
 		}
 	}
+	st, out, err := r.Send(method, path, query, b)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return st, out
+}
+
+// Send is Do without a test: for goroutines, which must not call t.Fatal.
+func (r *REST) Send(method, path, query string, body []byte) (int, string, error) {
 	q, err := parseQuery(query)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
-	q = signature.SignRequest(r.Key, r.Secret, method, path, q, b, time.Now())
-	req, err := http.NewRequest(method, "http://"+r.Addr+path+"?"+q.Encode(), bytes.NewReader(b))
+	q = signature.SignRequest(r.Key, r.Secret, method, path, q, body, time.Now())
+	req, err := http.NewRequest(method, "http://"+r.Addr+path+"?"+q.Encode(), bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(out))
+	return resp.StatusCode, strings.TrimSpace(string(out)), nil
 }
 
 // Trigger publishes an event and fails unless the answer is 200.

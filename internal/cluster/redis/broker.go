@@ -17,13 +17,19 @@ import (
 // m.Channel is empty), this one included, through Redis: one order per
 // channel for all nodes. It fails fast while Redis or this node's pub/sub
 // connection is down, so a REST publish answers 503 instead of losing the
-// local deliveries silently.
+// local deliveries silently, and until this node has re-registered its
+// state after an outage or a failover: that waits a few Intervals after
+// Redis answers again, time for the other nodes to resubscribe too, so a
+// publish accepted after a failover reaches the subscribers of every node.
 func (e *Engine) Publish(ctx context.Context, m cluster.Message) error {
 	if err := e.usable(); err != nil {
 		return err
 	}
 	if !e.sub.isUp() {
 		return fmt.Errorf("%w: pub/sub connection down", ErrUnavailable)
+	}
+	if !e.synced.Load() {
+		return fmt.Errorf("%w: re-registering this node's state", ErrUnavailable)
 	}
 	topic := e.k.bcast()
 	if m.Channel != "" {

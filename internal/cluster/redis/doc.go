@@ -42,6 +42,11 @@
 // member_removed of a socket that closed during the outage) and becomes
 // ready again. If Redis lost its data (the epoch key changed), the node
 // re-registers its state without emitting events clients never lost.
+// Under Sentinel a failover is such an outage: every new connection goes to
+// the primary the Sentinels name, a demoted primary's READONLY counts as
+// unreachable, and Publish is refused until the node has re-registered (a
+// few Intervals after Redis answers, when the other nodes have resubscribed
+// too), so a publish accepted after a failover reaches every node.
 //
 // Goroutines: the health loop (heartbeat, reaping, resync, pub/sub health,
 // counter flushes), the subscription flusher, and one receive loop per
