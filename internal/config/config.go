@@ -72,6 +72,9 @@ type Config struct {
 	Webhooks WebhookSettings `yaml:"webhooks"`
 	// Metrics shapes /metrics.
 	Metrics Metrics `yaml:"metrics"`
+	// TLS serves the port over TLS (https:// and wss://) when a certificate
+	// is configured or obtained (ACME); the port then refuses plain HTTP.
+	TLS TLS `yaml:"tls"`
 
 	// Apps are the statically configured apps (read-only at runtime): id,
 	// key, secret and the settings of apps.Settings; a setting left out takes
@@ -133,6 +136,33 @@ type Metrics struct {
 
 // AppLabels reports whether per-app families carry the app_id label.
 func (m Metrics) AppLabels() bool { return m.PerAppLabels == nil || *m.PerAppLabels }
+
+// TLS configures TLS on the port: a certificate and key from files (reloaded
+// when they change) or certificates obtained with ACME. Neither: plain HTTP.
+type TLS struct {
+	CertFile string `yaml:"cert_file"` // PEM certificate chain, leaf first; env PIXIU_TLS_CERT_FILE
+	KeyFile  string `yaml:"key_file"`  // PEM private key of the leaf; env PIXIU_TLS_KEY_FILE
+	ACME     ACME   `yaml:"acme"`
+}
+
+// Enabled reports whether the port serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || len(t.ACME.Domains) > 0 }
+
+// ACME obtains and renews certificates automatically (TLS-ALPN-01 on the
+// port, which the CA must reach as port 443 of each domain).
+type ACME struct {
+	Domains []string `yaml:"domains"` // host names to obtain certificates for; none: ACME off
+	Email   string   `yaml:"email"`   // contact for the CA (expiry notices); optional
+	// CacheDir keeps the account key and certificates across restarts
+	// (default pixiu-data/acme, created 0700).
+	CacheDir string `yaml:"cache_dir"`
+	// DirectoryURL is the CA's ACME directory (default Let's Encrypt's
+	// production directory).
+	DirectoryURL string `yaml:"directory_url"`
+	// CAFile, if set, is a PEM bundle trusted for the ACME directory instead
+	// of the system roots (a private CA such as step-ca or Pebble).
+	CAFile string `yaml:"ca_file"`
+}
 
 // Console configures the web console.
 type Console struct {
@@ -231,6 +261,9 @@ func DefaultApp() apps.App {
 	return a
 }
 
+// LetsEncryptURL is the default ACME directory (Let's Encrypt, production).
+const LetsEncryptURL = "https://acme-v02.api.letsencrypt.org/directory"
+
 // ApplyDefaults fills every zero field with its default.
 func (c *Config) ApplyDefaults() {
 	if c.Host == "" {
@@ -270,6 +303,14 @@ func (c *Config) ApplyDefaults() {
 	if c.Console.Enabled == nil {
 		t := true
 		c.Console.Enabled = &t
+	}
+	if len(c.TLS.ACME.Domains) > 0 {
+		if c.TLS.ACME.CacheDir == "" {
+			c.TLS.ACME.CacheDir = "pixiu-data/acme"
+		}
+		if c.TLS.ACME.DirectoryURL == "" {
+			c.TLS.ACME.DirectoryURL = LetsEncryptURL
+		}
 	}
 	setDur(&c.Cluster.LeaseTTL, 10*time.Second)
 	setDur(&c.Cluster.DrainWindow, 10*time.Second)

@@ -1,10 +1,14 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -58,6 +62,7 @@ func (c *Config) Validate() error {
 	c.validateServer(&v)
 	c.validateLimits(&v)
 	c.validateParts(&v)
+	c.validateTLS(&v)
 	c.validateApps(&v)
 	if len(v.errs) == 0 {
 		return nil
@@ -251,4 +256,68 @@ func (c *Config) validateApps(v *validator) {
 			}
 		}
 	}
+}
+
+// validateTLS checks tls.*: a certificate and key that load as a pair, or
+// ACME settings, never both.
+func (c *Config) validateTLS(v *validator) {
+	t := c.TLS
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		v.fail("tls.key_file", "required with tls.cert_file")
+	case t.CertFile == "" && t.KeyFile != "":
+		v.fail("tls.cert_file", "required with tls.key_file")
+	case t.CertFile != "":
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			v.fail("tls.cert_file", "certificate and key do not load as a pair: %v", err)
+		}
+	}
+	a := t.ACME
+	if len(a.Domains) == 0 {
+		if a.Email != "" || a.CAFile != "" || (a.DirectoryURL != "" && a.DirectoryURL != LetsEncryptURL) {
+			v.fail("tls.acme.domains", "required with the other tls.acme settings")
+		}
+		return
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		v.fail("tls.acme.domains", "not with tls.cert_file/tls.key_file: choose certificate files or ACME")
+	}
+	for i, d := range a.Domains {
+		if !validDomain(d) {
+			v.fail("tls.acme.domains["+strconv.Itoa(i)+"]", "want a host name such as push.example.com (no wildcard, address or port), not %q", d)
+		}
+	}
+	if a.Email != "" && !strings.Contains(a.Email, "@") {
+		v.fail("tls.acme.email", "want an e-mail address, not %q", a.Email)
+	}
+	if u, err := url.Parse(a.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		v.fail("tls.acme.directory_url", "want an https:// ACME directory URL, not %q", a.DirectoryURL)
+	}
+	if a.CAFile != "" {
+		pem, err := os.ReadFile(a.CAFile)
+		if err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			err = errors.New("no PEM certificate in it")
+		}
+		if err != nil {
+			v.fail("tls.acme.ca_file", "%v", err)
+		}
+	}
+}
+
+// validDomain reports whether d is a DNS host name an ACME CA can issue for.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 || net.ParseIP(d) != nil || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

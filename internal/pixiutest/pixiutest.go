@@ -6,6 +6,7 @@ package pixiutest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,7 +120,17 @@ type Client struct {
 // Dial connects to /app/{key}?protocol=7 and waits for connection_established.
 func Dial(t testing.TB, addr, key string) *Client {
 	t.Helper()
-	c := DialRaw(t, "ws://"+addr+"/app/"+key+"?protocol=7&client=go-test&version=1")
+	return DialTLS(t, addr, key, nil)
+}
+
+// DialTLS is Dial over wss:// with tc (ws:// when tc is nil).
+func DialTLS(t testing.TB, addr, key string, tc *tls.Config) *Client {
+	t.Helper()
+	scheme := "ws://"
+	if tc != nil {
+		scheme = "wss://"
+	}
+	c := dialWith(t, ws.Dialer{TLSConfig: tc}, scheme+addr+"/app/"+key+"?protocol=7&client=go-test&version=1")
 	e := c.Next()
 	if e.Event != "pusher:connection_established" {
 		t.Fatalf("first event = %s %s, want pusher:connection_established", e.Event, e.Data)
@@ -147,6 +158,11 @@ func DialHeader(t testing.TB, url string, h http.Header) *Client {
 	if h != nil {
 		d.Header = ws.HandshakeHeaderHTTP(h)
 	}
+	return dialWith(t, d, url)
+}
+
+func dialWith(t testing.TB, d ws.Dialer, url string) *Client {
+	t.Helper()
 	conn, br, _, err := d.Dial(context.Background(), url)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
@@ -296,6 +312,9 @@ func (c *Client) Subscribe(channel, key, secret, channelData string) Event {
 type REST struct {
 	Addr            string
 	ID, Key, Secret string
+	// HTTP sends the requests over https when set (e.g. CA.HTTPClient);
+	// nil: http.DefaultClient over http.
+	HTTP *http.Client
 }
 
 // NewREST returns a REST client for the server's default app.
@@ -329,12 +348,16 @@ func (r *REST) Send(method, path, query string, body []byte) (int, string, error
 		return 0, "", err
 	}
 	q = signature.SignRequest(r.Key, r.Secret, method, path, q, body, time.Now())
-	req, err := http.NewRequest(method, "http://"+r.Addr+path+"?"+q.Encode(), bytes.NewReader(body))
+	scheme, hc := "http://", http.DefaultClient
+	if r.HTTP != nil {
+		scheme, hc = "https://", r.HTTP
+	}
+	req, err := http.NewRequest(method, scheme+r.Addr+path+"?"+q.Encode(), bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

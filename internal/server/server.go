@@ -21,6 +21,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/httpwire"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/restapi"
+	"github.com/pixiu-io/pixiu/internal/tlsterm"
 	"github.com/pixiu-io/pixiu/internal/webhook"
 	"github.com/pixiu-io/pixiu/internal/wsconn"
 )
@@ -43,6 +44,7 @@ type Server struct {
 	webhooks *webhook.Sender // set by wireWebhooks
 	metrics  http.Handler    // GET /metrics, set by wireMetrics
 	api      *restapi.API
+	tls      *tlsterm.Terminator // nil when the port is plain
 	// deliveries counts event frames queued to sockets (one atomic add per
 	// delivered message, in onDeliver).
 	deliveries atomic.Int64
@@ -88,6 +90,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		// keep-alive REST calls themselves (docs/PERFORMANCE.md).
 		direct = api.Direct
 	}
+	tlsTerm, err := s.newTLS()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.transport, err = wsconn.New(wsconn.Options{
 		Hub: h, Apps: s.apps, Log: log,
 		ActivityTimeout:   cfg.ActivityTimeout.D(),
@@ -107,6 +114,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxSubscribesPerSecond: cfg.Limits.MaxSubscribesPS,
 		SubscribeBurst:         cfg.Limits.SubscribeBurst,
 		EventLoops:             cfg.EventLoops,
+		TLS:                    tlsTerm.serve(),
 	})
 	if err != nil {
 		s.Close()
@@ -127,7 +135,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	// clears its read deadline and moves its write deadline per write.
 	reqTimeout := cfg.Limits.HTTPRequestTimeout.D()
 	s.http = &http.Server{
-		Handler:           handler,
+		Handler:           wsconn.WithTLSState(handler),
+		ConnContext:       wsconn.ConnContext,
 		ReadHeaderTimeout: min(10*time.Second, reqTimeout),
 		ReadTimeout:       reqTimeout,
 		WriteTimeout:      cfg.Limits.HTTPWriteTimeout.D(),
@@ -141,6 +150,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	tlsTerm.start()
 	if err := s.startAdmin(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("admin listener: %w", err)

@@ -31,6 +31,12 @@ func (s *Server) wireDemo(mux *http.ServeMux) error {
 	pub := &demoPublisher{app: s.demoApp, log: log,
 		// s.ln is set before Run starts serving, so before the first trade.
 		addr: func() net.Addr { return s.ln.Addr() }}
+	if s.cfg.TLS.Enabled() {
+		// The port speaks only TLS, under a certificate for public names:
+		// the demo reaches the REST API in-process instead (still a plain
+		// HTTP request to the same port's paths, signed by the Go SDK).
+		pub.dial = s.dialSelf
+	}
 	appKey := func() string {
 		if a := s.demoApp(); a != nil {
 			return a.Key
@@ -94,6 +100,7 @@ func pusherJSPath() string {
 type demoPublisher struct {
 	app  func() *apps.App // the app to publish as; nil when there is none
 	addr func() net.Addr
+	dial func() (net.Conn, error) // set with TLS: connect in-process (Server.dialSelf)
 	log  *slog.Logger
 
 	mu          sync.Mutex
@@ -128,9 +135,14 @@ func (p *demoPublisher) current() (*pusher.Client, error) {
 	if p.client != nil && p.key == app.Key && p.secret == app.Secret {
 		return p.client, nil
 	}
+	var hc *http.Client
+	if p.dial != nil {
+		hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: func(context.Context, string, string) (net.Conn, error) { return p.dial() }}}
+	}
 	c, err := pusher.New(pusher.Options{
 		AppID: app.ID, Key: app.Key, Secret: app.Secret,
-		Host: loopback(p.addr()),
+		Host: loopback(p.addr()), HTTPClient: hc,
 		OnAsyncError: func(err error) {
 			p.log.Warn("demo trade not published", "app_id", app.ID, "err", err)
 		},

@@ -73,7 +73,10 @@ func (t *Transport) OnBoot(eng gnet.Engine) gnet.Action {
 
 // pendingConn is the context of an accepted connection whose first request
 // has not arrived in full yet.
-type pendingConn struct{ *waitDeadline }
+type pendingConn struct {
+	*waitDeadline
+	peer *Peer // set for a connection enrolled with EnrollPlain (tls.go)
+}
 
 // drainingConn is the context of a connection answered with an HTTP error:
 // its write side is shut; what it still sends is discarded until it closes
@@ -96,10 +99,14 @@ var crlfcrlf = []byte("\r\n\r\n")
 // handshake handles the first request of an accepted connection. Loop only.
 func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	buf, _ := gc.Peek(-1)
+	if action, handled := t.tlsGate(gc, gc.Context().(*pendingConn), buf); handled {
+		return action
+	}
 	n := min(len(buf), len(appPrefix))
 	if !bytes.Equal(buf[:n], appPrefix[:n]) {
 		if t.opts.Direct != nil && (bytes.HasPrefix(buf, []byte("POST /apps/")) || bytes.HasPrefix(buf, []byte("GET /apps/"))) {
-			gc.SetContext(&restConn{waitDeadline: gc.Context().(*pendingConn).waitDeadline})
+			pc := gc.Context().(*pendingConn)
+			gc.SetContext(&restConn{waitDeadline: pc.waitDeadline, peer: pc.peer})
 			return t.serveREST(gc)
 		}
 		return t.eject(gc, buf)
@@ -173,12 +180,13 @@ func (t *Transport) eject(gc gnet.Conn, buf []byte) gnet.Action {
 		return gnet.Close
 	}
 	pre := append([]byte(nil), buf...)
+	peer := peerOf(gc)
 	_, _ = gc.Discard(-1)
 	gc.SetContext(ejected{})
 	t.regMu.Lock()
 	delete(t.waiting, gc)
 	t.regMu.Unlock()
-	go t.httpLn.deliver(&replayConn{Conn: nc, pre: pre})
+	go t.httpLn.deliver(&replayConn{Conn: nc, pre: pre, peer: peer})
 	return gnet.Close
 }
 
@@ -214,7 +222,8 @@ func (t *Transport) drain(gc gnet.Conn) gnet.Action {
 // replayConn reads pre before the connection.
 type replayConn struct {
 	net.Conn
-	pre []byte
+	pre  []byte
+	peer *Peer // the client of an enrolled connection (tls.go); nil if accepted
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
@@ -233,7 +242,7 @@ func (t *Transport) enroll(nc net.Conn, c *conn) error {
 		if len(rc.pre) > 0 {
 			return errors.New("replayed bytes still unread")
 		}
-		nc = rc.Conn // gnet takes only *net.TCPConn
+		nc = rc.Conn // gnet takes only *net.TCPConn or *net.UnixConn
 	}
 	ctx := gnet.NewContext(gnet.NewNetConnContext(context.Background(), nc), c)
 	res, err := t.engine.Register(ctx)

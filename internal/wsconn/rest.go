@@ -30,6 +30,7 @@ type restConn struct {
 	// inRequest is set while a request is partly read: its deadline, set at
 	// its first byte, is not moved by the bytes that follow.
 	inRequest bool
+	peer      *Peer // set for a connection enrolled with EnrollPlain (tls.go)
 }
 
 var restPrefixes = [...][]byte{[]byte("POST /apps/"), []byte("GET /apps/")}

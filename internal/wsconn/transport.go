@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"runtime/debug"
 	"strconv"
@@ -50,6 +51,13 @@ type Options struct {
 	// EngineWorkers bounds the goroutines that make engine calls off the
 	// event loops when the hub's engine may block (offloop.go); default 64.
 	EngineWorkers int
+	// TLS, if set, makes the port TLS-only: an accepted connection whose
+	// first byte opens a TLS handshake is handed to it (a net.Conn on a
+	// duplicate of the socket, the bytes read replayed; called on its own
+	// goroutine), which hands the decrypted stream back with EnrollPlain;
+	// any other is answered 400 "client sent an HTTP request to an HTTPS
+	// server" (tls.go).
+	TLS func(net.Conn)
 	// Direct, if set, answers REST requests on the event loops (keep-alive
 	// connections whose requests are plain /apps/… calls); otherwise every
 	// non-WebSocket connection goes to net/http. It must not block long:
@@ -218,7 +226,8 @@ func (t *Transport) OnOpen(gc gnet.Conn) (_ []byte, action gnet.Action) {
 	if !ok {
 		d := &waitDeadline{}
 		d.set(10 * time.Second)
-		gc.SetContext(&pendingConn{d})
+		peer, _ := gc.Context().(*Peer) // enrolled with EnrollPlain
+		gc.SetContext(&pendingConn{waitDeadline: d, peer: peer})
 		t.loopFor(gc.EventLoop()) // known to Alive from the first connection on
 		t.regMu.Lock()
 		t.waiting[gc] = d
