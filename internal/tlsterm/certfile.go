@@ -2,7 +2,6 @@ package tlsterm
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,15 +118,4 @@ func (c *certFiles) maybeReload() {
 	}
 	c.cur.Store(cert)
 	c.logLoaded(cert, "tls: certificate reloaded")
-}
-
-// leafOf returns the parsed leaf of cert.
-func leafOf(cert *tls.Certificate) (*x509.Certificate, error) {
-	if cert.Leaf != nil {
-		return cert.Leaf, nil
-	}
-	if len(cert.Certificate) == 0 {
-		return nil, errors.New("tls: empty certificate")
-	}
-	return x509.ParseCertificate(cert.Certificate[0])
 }
