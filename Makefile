@@ -96,6 +96,8 @@ test-go: embed-js
 
 test-e2e: build
 	cd e2e && $(NPM) ci --no-audit --no-fund --silent && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) test
+	@# Once more over TLS (Pixiu's own tls.cert_file): a CA made with openssl, wss:// and https:// clients.
+	cd e2e && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) run test-tls
 
 test-browser: deps-js build ## the demo end to end in headless Chromium (Debian's chromium package)
 	PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) run test:browser

@@ -29,7 +29,7 @@ export function sdk(srv, app = APPS.main, extra = {}) {
     secret: app.secret,
     host: '127.0.0.1',
     port: String(srv.port),
-    useTLS: false,
+    useTLS: Boolean(srv.tls),
     encryptionMasterKeyBase64: MASTER_KEY,
     ...extra,
   });
@@ -63,7 +63,8 @@ export class Pool {
       cluster: 'mt1',
       wsHost: '127.0.0.1',
       wsPort: this.srv.port,
-      forceTLS: false,
+      wssPort: this.srv.port,
+      forceTLS: Boolean(this.srv.tls),
       enabledTransports: ['ws'],
       disableStats: true,
       channelAuthorization: {

@@ -28,6 +28,16 @@ export const APPS = {
   quota: { id: 'quota-id', key: 'quota-key', secret: 'quota-secret', daily_message_quota: 5 },
 };
 
+// TLS mode (`make test-e2e` runs part of the suite a second time this way):
+// with PIXIU_E2E_TLS_DIR naming a directory holding cert.pem and key.pem (a
+// leaf for 127.0.0.1/localhost, see tls/certs.js) and NODE_EXTRA_CA_CERTS
+// naming its CA, every server serves its port over TLS and every client
+// (pusher-js forceTLS, the SDK useTLS, ws, fetch) speaks wss:// / https://.
+export const TLS_DIR = process.env.PIXIU_E2E_TLS_DIR || '';
+if (TLS_DIR && !process.env.NODE_EXTRA_CA_CERTS) {
+  throw new Error('e2e: PIXIU_E2E_TLS_DIR needs NODE_EXTRA_CA_CERTS (the CA of its certificate)');
+}
+
 export const DEFAULT_CONFIG = {
   activity_timeout: 120,
   pong_timeout: 30,
@@ -183,6 +193,10 @@ async function waitReady(base, child, logs, timeoutMs) {
 export async function startServer(config = {}) {
   const bin = await binary();
   const cfg = { ...DEFAULT_CONFIG, ...config };
+  if (TLS_DIR && cfg.tls === undefined) {
+    cfg.tls = { cert_file: path.join(TLS_DIR, 'cert.pem'), key_file: path.join(TLS_DIR, 'key.pem') };
+  }
+  const tls = cfg.tls !== undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixiu-e2e-'));
   const cfgFile = path.join(dir, 'pixiu.yaml');
   fs.writeFileSync(cfgFile, toYAML(cfg));
@@ -208,7 +222,7 @@ export async function startServer(config = {}) {
     const exited = new Promise((r) => child.once('exit', r));
     child.once('error', (err) => record(Buffer.from(`spawn error: ${err.message}\n`)));
     const logs = () => Buffer.concat(chunks).toString('utf8');
-    const base = `http://127.0.0.1:${port}`;
+    const base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const stop = async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -221,7 +235,7 @@ export async function startServer(config = {}) {
     };
     try {
       await waitReady(base, child, logs, 20_000);
-      return { host: '127.0.0.1', port, base, wsBase: `ws://127.0.0.1:${port}`, cfg, stop, logs, child };
+      return { host: '127.0.0.1', port, base, wsBase: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}`, tls, cfg, stop, logs, child };
     } catch (err) {
       lastErr = err;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
