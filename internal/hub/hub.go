@@ -37,6 +37,10 @@ type Options struct {
 	// OnDeliver, if set, is told how many local sockets each delivered
 	// message reached (message counting, protocol.md §8). It must be cheap.
 	OnDeliver func(appID string, n int)
+	// CountWindow is the shortest time between two subscription_count
+	// updates of one channel, and between two flushes of the hub's changed
+	// counts (counts.go; default 250 ms).
+	CountWindow time.Duration
 }
 
 // Hub is one node's realtime state. It is safe for concurrent use.
@@ -54,11 +58,25 @@ type Hub struct {
 	framePool sync.Pool // *[]byte scratch for encoding frames
 
 	clientEvents atomic.Int64 // client events accepted by the engine (stats.go)
+
+	// Coalesced subscription counts (counts.go).
+	countMu    sync.Mutex  // guards the four fields below; taken after a shard's countMu, never before
+	countTimer *time.Timer // the one flush timer, made on first use
+	countArmed bool        // countTimer will fire at countAt
+	countAt    time.Time
+	lastFlush  time.Time
+	flushMu    sync.Mutex // one flush at a time; guards dueScratch and lastSweep
+	dueScratch []chanKey
+	lastSweep  time.Time
 }
 
 type shard struct {
 	mu       sync.RWMutex
 	channels map[chanKey]*channel // guarded by mu
+
+	countMu    sync.Mutex
+	counts     map[chanKey]countState // guarded by countMu: channels whose count changed lately
+	countDirty []chanKey              // guarded by countMu: the keys of dirty counts
 }
 
 type chanKey struct{ app, name string }
@@ -66,10 +84,6 @@ type chanKey struct{ app, name string }
 // channel is a channel's local subscribers. Guarded by its shard's mu.
 type channel struct {
 	clients map[Client]struct{}
-	// lastCountSent is when a subscription_count was last sent (for the
-	// > 100 subscribers 5 s cadence of protocol.md §3.12).
-	lastCountSent time.Time
-	countPending  bool // a trailing subscription_count is scheduled
 }
 
 // New returns a hub; newEngine builds the cluster engine, giving it the hub's
@@ -81,9 +95,13 @@ func New(opts Options, newEngine func(cluster.Handler) (cluster.Engine, error)) 
 	if opts.Shards <= 0 {
 		opts.Shards = 64
 	}
+	if opts.CountWindow <= 0 {
+		opts.CountWindow = 250 * time.Millisecond
+	}
 	h := &Hub{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards)}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[chanKey]*channel)
+		h.shards[i].counts = make(map[chanKey]countState)
 	}
 	h.users.init()
 	h.framePool.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -264,7 +282,7 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 		_ = h.sendCache(ctx, app.ID, name, c) // the subscription stands, as above
 	}
 	if app.SubscriptionCount && kind.Kind != protocol.Presence {
-		h.sendSubscriptionCount(ctx, app.ID, name, count, false)
+		h.countChanged(s, k)
 	}
 	return nil
 }
@@ -325,66 +343,6 @@ func (h *Hub) sendCache(ctx context.Context, appID, name string, c Client) error
 	return nil
 }
 
-// sendSubscriptionCount publishes pusher_internal:subscription_count; for
-// channels with more than 100 subscriptions at most every 5 s (protocol.md
-// §3.12). A throttled change is not lost: one trailing update is scheduled
-// for the end of the window and sends the count as it is then.
-func (h *Hub) sendSubscriptionCount(ctx context.Context, appID, name string, count int, _ bool) {
-	if count > 100 {
-		k := chanKey{appID, name}
-		s := h.shardFor(k)
-		now := time.Now()
-		s.mu.Lock()
-		ch := s.channels[k]
-		wait := time.Duration(0)
-		if ch != nil {
-			wait = 5*time.Second - now.Sub(ch.lastCountSent)
-		}
-		schedule := wait > 0 && !ch.countPending
-		switch {
-		case wait <= 0 && ch != nil:
-			ch.lastCountSent = now
-		case schedule:
-			ch.countPending = true
-		}
-		s.mu.Unlock()
-		if schedule {
-			time.AfterFunc(wait, func() { h.trailingCount(appID, name) })
-		}
-		if wait > 0 {
-			return
-		}
-	}
-	h.observe(Event{Kind: SubscriptionCount, AppID: appID, Channel: name, Count: count})
-	_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name,
-		Event: protocol.EventSubscriptionCount, Data: protocol.SubscriptionCountData(count)})
-}
-
-// trailingCount sends the count a throttled change left pending.
-func (h *Hub) trailingCount(appID, name string) {
-	k := chanKey{appID, name}
-	s := h.shardFor(k)
-	s.mu.Lock()
-	ch := s.channels[k]
-	if ch != nil {
-		ch.countPending = false
-		ch.lastCountSent = time.Now()
-	}
-	s.mu.Unlock()
-	if ch == nil {
-		return // no local subscriber is left to tell
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	count, err := h.engine.SubscriptionCount(ctx, appID, name)
-	if err != nil || count == 0 {
-		return
-	}
-	h.observe(Event{Kind: SubscriptionCount, AppID: appID, Channel: name, Count: count})
-	_ = h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name,
-		Event: protocol.EventSubscriptionCount, Data: protocol.SubscriptionCountData(count)})
-}
-
 // Unsubscribe removes c from channel. userID is the presence member's id
 // ("" for other kinds). It reports whether c was subscribed.
 func (h *Hub) Unsubscribe(ctx context.Context, app *apps.App, c Client, name, userID string) bool {
@@ -423,7 +381,7 @@ func (h *Hub) Unsubscribe(ctx context.Context, app *apps.App, c Client, name, us
 		h.observe(Event{Kind: ChannelVacated, AppID: app.ID, Channel: name})
 	}
 	if err == nil && count > 0 && app.SubscriptionCount && protocol.ParseChannel(name).Kind != protocol.Presence {
-		h.sendSubscriptionCount(ctx, app.ID, name, count, true)
+		h.countChanged(s, k)
 	}
 	return true
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/synctest"
-	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/cluster"
@@ -167,34 +165,6 @@ func TestTerminateUserClosesOnlyThatUser(t *testing.T) {
 	if b.got("offline") != 1 {
 		t.Fatalf("bob did not see alice offline: %v", b.frames)
 	}
-}
-
-// TestSubscriptionCountTrailingUpdate: past 100 subscriptions counts go out
-// at most every 5 s, and the last change of a window is sent at its end.
-func TestSubscriptionCountTrailingUpdate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h, _ := newTestHub(t)
-		ctx := context.Background()
-		app := &apps.App{ID: "a", Key: "k", Secret: "s", Settings: apps.Settings{Enabled: true, SubscriptionCount: true}}
-		var first *recClient
-		for i := 0; i < 102; i++ {
-			c := &recClient{id: "1." + strconv.Itoa(i)}
-			if first == nil {
-				first = c
-			}
-			if err := h.Subscribe(ctx, app, c, "big", nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if first.got(`subscription_count\":101`) != 1 || first.got(`subscription_count\":102`) != 0 {
-			t.Fatalf("before the window ends: %d/%d", first.got(`subscription_count\":101`), first.got(`subscription_count\":102`))
-		}
-		time.Sleep(6 * time.Second)
-		synctest.Wait()
-		if first.got(`subscription_count\":102`) != 1 {
-			t.Fatal("the trailing count 102 was not sent")
-		}
-	})
 }
 
 // countingEngine counts the presence look-ups a hub makes.

@@ -68,11 +68,15 @@ func TestWebhookTypes(t *testing.T) {
 	a := pixiutest.Dial(t, s.Addr, "app-key")
 	b := pixiutest.Dial(t, s.Addr, "app-key")
 
-	// channel_occupied, subscription_count, channel_vacated.
+	// channel_occupied, subscription_count, channel_vacated. Counts are
+	// coalesced per channel (one per 250 ms window), so each change waits
+	// for its webhook before the next.
 	a.Subscribe("pub", "", "", "")
+	rcv.WaitEvents(t, has("subscription_count", "pub", 1))
 	b.Subscribe("pub", "", "", "")
 	rcv.WaitEvents(t, has("subscription_count", "pub", 2))
 	unsubscribe(b, "pub")
+	rcv.WaitEvents(t, has("subscription_count", "pub", 3))
 	unsubscribe(a, "pub")
 	evs := rcv.WaitEvents(t, has("channel_vacated", "pub", 1))
 	want := []string{`{"name":"channel_occupied","channel":"pub"}`,
@@ -152,11 +156,14 @@ func TestWebhookFilters(t *testing.T) {
 	c := pixiutest.Dial(t, s.Addr, "app-key")
 	c.Subscribe("pub", "", "", "")
 	c.Subscribe("private-a", "app-key", "app-secret", "")
+	// Counts are coalesced (sent up to 250 ms after the change): wait for
+	// private-a's before it is vacated.
+	priv.WaitEvents(t, has("subscription_count", "private-a", 1))
 	unsubscribe(c, "pub")
 	unsubscribe(c, "private-a")
 	c.Subscribe("private-z", "app-key", "app-secret", "") // sentinel: after everything above
 	occ.WaitEvents(t, has("channel_occupied", "private-z", 1))
-	priv.WaitEvents(t, has("channel_occupied", "private-z", 1))
+	priv.WaitEvents(t, has("subscription_count", "private-z", 1))
 	var got []string
 	for _, e := range occ.Events() {
 		got = append(got, e.Name+":"+e.Channel)
