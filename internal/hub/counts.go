@@ -13,18 +13,37 @@ import (
 // the channel's count dirty in its shard; one hub-wide timer, armed while
 // something is dirty, flushes the dirty channels. A flush reads each
 // channel's count from the engine as it is then (the last value wins) and
-// publishes it once. Flushes are at least CountWindow apart, and a channel
-// that was just told a count above 100 is told again no sooner than 5 s
-// later; a change is never dropped, only delayed to the next flush it is
-// due in (the trailing update). A quiet hub flushes a first change at once.
+// publishes it once. A change is never dropped, only delayed to the next
+// flush it is due in (the trailing update); a quiet hub flushes a first
+// change at once.
+//
+// How soon a channel may be told again depends on its size, so that a
+// channel's counts cost at most countDeliveriesPerSec deliveries a second
+// however fast sockets join: after telling n subscribers, the next update
+// waits n/countDeliveriesPerSec (50 ms a subscriber), at least CountWindow
+// and at most 5 s — Pusher's own cadence past 100 subscribers. Every socket
+// joining a channel costs a write anyway; a count per join costs one write
+// per subscriber, which made a join storm into 100 channels cost ~3× the
+// CPU of the same joins without counts (docs/PERFORMANCE.md).
 //
 // No goroutine or timer per channel: the state is one small map entry per
 // recently changed channel, and its key sits on its shard's dirty list
 // until it is sent.
 
-// countWindowLarge is the cadence for channels with more than 100
-// subscriptions (protocol.md §3.12).
+// countWindowLarge is the longest a change waits, and the cadence for
+// channels with 100 subscriptions or more (protocol.md §3.12).
 const countWindowLarge = 5 * time.Second
+
+// countDeliveriesPerSec bounds the deliveries a second that one channel's
+// count updates cause.
+const countDeliveriesPerSec = 20
+
+// countInterval is the shortest time between two updates of a channel that
+// was just told count.
+func (h *Hub) countInterval(count int) time.Duration {
+	d := time.Duration(count) * time.Second / countDeliveriesPerSec
+	return min(max(d, h.opts.CountWindow), countWindowLarge)
+}
 
 // countState is a channel's coalescing state. Guarded by its shard's countMu.
 type countState struct {
@@ -120,11 +139,11 @@ func (h *Hub) flushCounts() {
 		if err != nil || count == 0 {
 			continue // the channel is gone (or the engine is down): nobody to tell
 		}
-		if count > 100 {
+		if d := h.countInterval(count); d > h.opts.CountWindow {
 			s := h.shardFor(k)
 			s.countMu.Lock()
 			if st, ok := s.counts[k]; ok {
-				st.next = now.Add(countWindowLarge)
+				st.next = now.Add(d)
 				s.counts[k] = st
 			}
 			s.countMu.Unlock()

@@ -78,11 +78,20 @@ func TestSubscriptionCountsCoalesce(t *testing.T) {
 			t.Fatalf("%d subscription_count webhook events, want 2", n)
 		}
 
-		// Leaving: three leave in one window, the trailing update says 47.
+		// Leaving: three leave; having told 50 subscribers, the channel
+		// waits 50 × 50 ms before the trailing update, which says 47.
 		for _, c := range rest[:3] {
 			h.Unsubscribe(context.Background(), countedApp, c, "room", "")
 		}
-		time.Sleep(window)
+		if d := h.countInterval(50); d != 2500*time.Millisecond {
+			t.Fatalf("interval after telling 50: %v, want 2.5s", d)
+		}
+		time.Sleep(2500*time.Millisecond - time.Millisecond)
+		synctest.Wait()
+		if got := first.counts("room"); !slices.Equal(got, []int{1, 50}) {
+			t.Fatalf("before 2.5 s: counts %v, want still [1 50]", got)
+		}
+		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		if got := first.counts("room"); !slices.Equal(got, []int{1, 50, 47}) {
 			t.Fatalf("after three left: counts %v, want [1 50 47]", got)

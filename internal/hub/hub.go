@@ -37,9 +37,9 @@ type Options struct {
 	// OnDeliver, if set, is told how many local sockets each delivered
 	// message reached (message counting, protocol.md §8). It must be cheap.
 	OnDeliver func(appID string, n int)
-	// CountWindow is the shortest time between two subscription_count
-	// updates of one channel, and between two flushes of the hub's changed
-	// counts (counts.go; default 250 ms).
+	// CountWindow is the shortest time between two flushes of the hub's
+	// changed subscription counts, and between two updates of one channel
+	// (larger channels wait longer, see counts.go; default 250 ms).
 	CountWindow time.Duration
 }
 
@@ -60,12 +60,12 @@ type Hub struct {
 	clientEvents atomic.Int64 // client events accepted by the engine (stats.go)
 
 	// Coalesced subscription counts (counts.go).
-	countMu    sync.Mutex  // guards the four fields below; taken after a shard's countMu, never before
+	countMu    sync.Mutex  // guards the four fields below; never held with another lock
 	countTimer *time.Timer // the one flush timer, made on first use
 	countArmed bool        // countTimer will fire at countAt
 	countAt    time.Time
 	lastFlush  time.Time
-	flushMu    sync.Mutex // one flush at a time; guards dueScratch and lastSweep
+	flushMu    sync.Mutex // one flush at a time (held across its engine calls); guards dueScratch and lastSweep
 	dueScratch []chanKey
 	lastSweep  time.Time
 }
