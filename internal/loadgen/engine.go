@@ -57,6 +57,7 @@ type engine struct {
 	unexpected   atomic.Int64 // connections closed before stop
 	pusherErrors atomic.Int64
 	frameErrors  atomic.Int64
+	countFrames  atomic.Int64 // pusher_internal:subscription_count frames received
 	stopping     atomic.Bool
 
 	mu       sync.Mutex
@@ -246,6 +247,8 @@ func (e *engine) message(c gnet.Conn, wc *wsConn, msg []byte, now int64) {
 			e.noteError(fmt.Sprintf("pusher:error: %.200s", msg))
 		case bytes.Equal(name, evPing):
 			e.write(c, wc, opText, pongMessage)
+		case bytes.Equal(name, evSubscriptionCount):
+			e.countFrames.Add(1)
 		}
 	case e.recv != nil:
 		e.recv.onEvent(wc, name, msg, now)

@@ -56,6 +56,9 @@ func runIdle(ctx context.Context, o runOptions, io idleOptions) (*report, error)
 		r.add("server_rss_before_kb", base.server.RSS>>10)
 		r.add("server_rss_after_kb", after.server.RSS>>10)
 		r.add("server_rss_per_conn_kb", round(float64(after.server.RSS-base.server.RSS)/1024/float64(n), 3))
+		// Connecting and settling: includes work a server defers past the
+		// last subscription_succeeded (coalesced subscription counts).
+		r.add("server_cpu_ms_to_settled", round(float64(after.server.CPU-base.server.CPU)/1e6, 1))
 	}
 	o.logf("holding %d sockets for %v", n, io.Hold)
 	_ = sleepCtx(ctx, io.Hold)
@@ -69,6 +72,7 @@ func runIdle(ctx context.Context, o runOptions, io idleOptions) (*report, error)
 	r.add("open_at_end", e.open.Load())
 	r.add("closed_by_server", e.unexpected.Load())
 	r.add("pusher_errors", e.pusherErrors.Load())
+	r.add("subscription_count_frames", e.countFrames.Load())
 	if c := e.unexpected.Load(); c > 0 {
 		r.fail("server closed %d idle connections (%s)", c, e.firstError())
 	}

@@ -110,10 +110,11 @@ func appendClientFrame(dst []byte, op byte, payload []byte) []byte {
 
 // Pusher event names the tool reacts to (protocol.md §3).
 var (
-	evEstablished = []byte("pusher:connection_established")
-	evSubscribed  = []byte("pusher_internal:subscription_succeeded")
-	evError       = []byte("pusher:error")
-	evPing        = []byte("pusher:ping")
+	evEstablished       = []byte("pusher:connection_established")
+	evSubscribed        = []byte("pusher_internal:subscription_succeeded")
+	evError             = []byte("pusher:error")
+	evPing              = []byte("pusher:ping")
+	evSubscriptionCount = []byte("pusher_internal:subscription_count")
 )
 
 func subscribeMessage(channel string) []byte {
