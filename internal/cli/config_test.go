@@ -221,19 +221,3 @@ func TestStoreCommandsNeedAStore(t *testing.T) {
 		t.Fatalf("a store directory was created: %v", err)
 	}
 }
-
-// TestServeRefusesRedisCluster: a redis+cluster:// URL is a valid form
-// (config check accepts it) but serve refuses it plainly until the engine
-// speaks Redis Cluster, instead of half-working on one shard.
-func TestServeRefusesRedisCluster(t *testing.T) {
-	t.Parallel()
-	file := writeFile(t, "cluster:\n  redis: redis+cluster://127.0.0.1:7000,127.0.0.1:7001\n")
-	if code, out, errs := pixiu(t, nil, "config", "check", file); code != 0 || !strings.HasPrefix(out, "ok: ") {
-		t.Fatalf("check: %d %q %s", code, out, errs)
-	}
-	env := map[string]string{"PIXIU_STORE_PATH": filepath.Join(t.TempDir(), "s.db")}
-	code, _, errs := pixiu(t, env, "serve", "--config", file, "--host", "127.0.0.1", "--port", "0")
-	if code != 1 || !strings.Contains(errs, "Redis Cluster (redis+cluster://) is not supported yet") {
-		t.Fatalf("serve: %d\n%s", code, errs)
-	}
-}

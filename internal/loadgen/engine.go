@@ -264,8 +264,9 @@ func (e *engine) write(c gnet.Conn, wc *wsConn, op byte, payload []byte) {
 // connection is upgraded, gets connection_established, sends a subscribe to
 // channel(i) and is enrolled; subscription_succeeded is then counted by the
 // loops. prepare, if set, initialises each wsConn before enrolment. It returns
-// the number of connections enrolled and the dial errors.
-func (e *engine) connectAll(ctx context.Context, d *dialer, n, workers int, channel func(int) string, prepare func(*wsConn)) (int, []error) {
+// the number of connections enrolled and the dial errors. Connection i goes to
+// ds[i%len(ds)] (the nodes of a cluster).
+func (e *engine) connectAll(ctx context.Context, ds []*dialer, n, workers int, channel func(int) string, prepare func(*wsConn)) (int, []error) {
 	var (
 		next     atomic.Int64
 		enrolled atomic.Int64
@@ -275,13 +276,16 @@ func (e *engine) connectAll(ctx context.Context, d *dialer, n, workers int, chan
 	)
 	for range max(1, min(workers, n)) {
 		wg.Go(func() {
-			s := newSession(d)
+			ss := make([]*session, len(ds))
+			for j, d := range ds {
+				ss[j] = newSession(d)
+			}
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					return
 				}
-				if err := e.connectOne(ctx, s, channel(i), prepare); err != nil {
+				if err := e.connectOne(ctx, ss[i%len(ss)], channel(i), prepare); err != nil {
 					mu.Lock()
 					if errs = append(errs, err); len(errs) > max(n/100, 10) {
 						next.Store(int64(n)) // too many failures: stop dialling

@@ -122,7 +122,7 @@ func runFanout(ctx context.Context, o runOptions, fo fanoutOptions) (*report, er
 		return r, nil
 	}
 	subs := e.subscribed.Load()
-	rest := newRESTClient(o.Target, o.HTTP, o.AppID, o.Key, o.Secret, fo.Publishers)
+	rest := newRESTClient(o.restTarget(), o.HTTP, o.AppID, o.Key, o.Secret, fo.Publishers)
 	defer rest.close()
 
 	mon := o.monitor()
@@ -160,6 +160,7 @@ func addDeliveryFigures(r *report, e *engine, pr *publishResult, a, b sample, ex
 	}
 	addFanoutFigures(r, pr, t, &hist, span, expected)
 	r.addProc(a, b, "delivery", t.delivered)
+	r.addRedis(a, b, pr.ok)
 	return t
 }
 

@@ -52,7 +52,7 @@ func runIdle(ctx context.Context, o runOptions, io idleOptions) (*report, error)
 	_ = sleepCtx(ctx, io.Settle)
 	after := mon.take()
 	n := e.subscribed.Load()
-	if mon.pid > 0 && n > 0 {
+	if len(mon.pids) > 0 && n > 0 {
 		r.add("server_rss_before_kb", base.server.RSS>>10)
 		r.add("server_rss_after_kb", after.server.RSS>>10)
 		r.add("server_rss_per_conn_kb", round(float64(after.server.RSS-base.server.RSS)/1024/float64(n), 3))
@@ -63,7 +63,7 @@ func runIdle(ctx context.Context, o runOptions, io idleOptions) (*report, error)
 	o.logf("holding %d sockets for %v", n, io.Hold)
 	_ = sleepCtx(ctx, io.Hold)
 	end := mon.take()
-	if mon.pid > 0 && n > 0 {
+	if len(mon.pids) > 0 && n > 0 {
 		r.add("server_rss_after_hold_kb", end.server.RSS>>10)
 		r.add("server_rss_per_conn_after_hold_kb", round(float64(end.server.RSS-base.server.RSS)/1024/float64(n), 3))
 		r.add("server_cpu_ms_during_hold", round(float64(end.server.CPU-after.server.CPU)/1e6, 1))

@@ -20,6 +20,19 @@ type runOptions struct {
 	// ServerPID is the server process whose CPU and RSS are read from /proc
 	// before and after each phase; 0 reports the tool's figures only.
 	ServerPID int
+	// MorePIDs are further server processes (the other nodes of a cluster):
+	// the server figures are then summed over ServerPID and these, and
+	// reported per process as well.
+	MorePIDs []int
+	// RedisPIDs are Redis processes whose CPU is read like the server's
+	// (fanout: Redis CPU per published event).
+	RedisPIDs []int
+
+	// Subscribers are more targets the fan-out subscribers are spread over,
+	// round-robin with Target (the nodes of a cluster); REST is the target
+	// of the REST publishes (default Target).
+	Subscribers []Target
+	REST        *Target
 
 	// HTTP is the REST client: "raw" (default; a minimal keep-alive HTTP/1.1
 	// client) or "std" (net/http).
@@ -64,7 +77,30 @@ func (o *runOptions) logf(format string, args ...any) {
 	}
 }
 
-func (o *runOptions) monitor() monitor { return monitor{pid: o.ServerPID} }
+func (o *runOptions) monitor() monitor {
+	m := monitor{redis: o.RedisPIDs}
+	if o.ServerPID > 0 {
+		m.pids = append([]int{o.ServerPID}, o.MorePIDs...)
+	}
+	return m
+}
+
+// restTarget is where REST publishes go.
+func (o *runOptions) restTarget() Target {
+	if o.REST != nil {
+		return *o.REST
+	}
+	return o.Target
+}
+
+// dialers returns one dialer per subscriber target (Target first).
+func (o *runOptions) dialers() []*dialer {
+	ds := []*dialer{newDialer(o.Target, o.Key, o.ConnectTimeout)}
+	for _, t := range o.Subscribers {
+		ds = append(ds, newDialer(t, o.Key, o.ConnectTimeout))
+	}
+	return ds
+}
 
 // sleepCtx sleeps for d or until ctx is done.
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -83,11 +119,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // connectPhase opens n subscribed connections on e and reports the phase.
 func connectPhase(ctx context.Context, o *runOptions, e *engine, r *report, n int, channel func(int) string, prepare func(*wsConn)) error {
-	d := newDialer(o.Target, o.Key, o.ConnectTimeout)
+	ds := o.dialers()
 	mon := o.monitor()
 	a := mon.take()
-	o.logf("connecting %d sockets", n)
-	connected, errs := e.connectAll(ctx, d, n, o.DialWorkers, channel, prepare)
+	o.logf("connecting %d sockets to %d server(s)", n, len(ds))
+	connected, errs := e.connectAll(ctx, ds, n, o.DialWorkers, channel, prepare)
 	r.add("connected", connected)
 	r.add("dial_errors", len(errs))
 	if len(errs) > 0 {
@@ -103,7 +139,7 @@ func connectPhase(ctx context.Context, o *runOptions, e *engine, r *report, n in
 	r.add("subscribed", e.subscribed.Load())
 	r.add("connect_sec", round(took.Seconds(), 3))
 	r.add("connects_per_sec", round(float64(connected)/took.Seconds(), 0))
-	if b.err == nil && mon.pid > 0 && connected > 0 {
+	if b.err == nil && len(mon.pids) > 0 && connected > 0 {
 		r.add("server_cpu_us_per_connect", round(float64(b.server.CPU-a.server.CPU)/1e3/float64(connected), 2))
 	}
 	o.logf("%d sockets subscribed in %v", connected, took.Round(time.Millisecond))

@@ -69,23 +69,42 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// monitor samples the server (when pid > 0) and this process.
+// monitor samples the server processes (if any), the Redis processes (if
+// any) and this process.
 type monitor struct {
-	pid int
+	pids  []int // server processes (cluster nodes)
+	redis []int
 }
 
-// sample is a pair of readings taken at one instant.
+// sample is a set of readings taken at one instant.
 type sample struct {
-	at     time.Time
-	server procSample
-	self   time.Duration
-	err    error
+	at      time.Time
+	server  procSample   // summed over the server processes
+	servers []procSample // each server process
+	redis   []procSample // each Redis process
+	self    time.Duration
+	err     error
 }
 
 func (m monitor) take() sample {
 	s := sample{at: time.Now(), self: selfCPU()}
-	if m.pid > 0 {
-		s.server, s.err = readProc(m.pid)
+	for _, pid := range m.pids {
+		p, err := readProc(pid)
+		if err != nil {
+			s.err = err
+			continue
+		}
+		s.servers = append(s.servers, p)
+		s.server.CPU += p.CPU
+		s.server.RSS += p.RSS
+	}
+	for _, pid := range m.redis {
+		p, err := readProc(pid)
+		if err != nil {
+			s.err = err
+			continue
+		}
+		s.redis = append(s.redis, p)
 	}
 	return s
 }

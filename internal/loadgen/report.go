@@ -51,6 +51,37 @@ func (r *report) addProc(a, b sample, perName string, per int64) {
 		r.add("server_cpu_us_per_"+perName, round(float64(cpu)/1e3/float64(per), 3))
 	}
 	r.add("server_rss_kb", b.server.RSS>>10)
+	if len(a.servers) > 1 && len(a.servers) == len(b.servers) {
+		cpus := make([]float64, len(a.servers))
+		for i := range a.servers {
+			d := b.servers[i].CPU - a.servers[i].CPU
+			cpus[i] = round(float64(d)/1e6, 1)
+			if per > 0 {
+				cpus[i] = round(float64(d)/1e3/float64(per), 3)
+			}
+		}
+		if per > 0 {
+			r.add("server_cpu_us_per_"+perName+"_by_process", cpus)
+		} else {
+			r.add("server_cpu_ms_by_process", cpus)
+		}
+	}
+}
+
+// addRedis adds the Redis processes' CPU over [a, b], per published event.
+func (r *report) addRedis(a, b sample, events int64) {
+	if len(a.redis) == 0 || len(a.redis) != len(b.redis) {
+		return
+	}
+	var cpu time.Duration
+	for i := range a.redis {
+		cpu += b.redis[i].CPU - a.redis[i].CPU
+	}
+	r.add("redis_cpu_ms", round(float64(cpu)/1e6, 1))
+	r.add("redis_cpu_cores", round(float64(cpu)/float64(max(b.at.Sub(a.at), 1)), 2))
+	if events > 0 {
+		r.add("redis_cpu_us_per_event", round(float64(cpu)/1e3/float64(events), 2))
+	}
 }
 
 func errOr(a, b error) error {

@@ -37,10 +37,21 @@ func (e *Engine) Publish(ctx context.Context, m cluster.Message) error {
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	if err := e.rdb.Publish(cctx, topic, encodeMessage(m)).Err(); err != nil {
+	if err := e.publish(cctx, topic, encodeMessage(m)); err != nil {
 		return e.failedCtx(ctx, err)
 	}
 	return nil
+}
+
+// publish sends one message: PUBLISH on one server; on a Redis Cluster,
+// SPUBLISH, which reaches only the shard owning the topic's slot.
+func (e *Engine) publish(ctx context.Context, topic string, payload []byte) error {
+	return e.call(ctx, func() error {
+		if e.cl != nil {
+			return e.cl.SPublish(ctx, topic, payload).Err()
+		}
+		return e.rdb.Publish(ctx, topic, payload).Err()
+	})
 }
 
 // Listen implements cluster.Broker: the first Listen of a channel subscribes
@@ -57,39 +68,84 @@ func (e *Engine) Unlisten(appID, channel string) error {
 	return nil
 }
 
-// subscriber owns the pub/sub connection and the topic reference counts.
+// subscriber owns the pub/sub connections and the topic reference counts.
+// On one server it holds one connection (SUBSCRIBE); on a Redis Cluster one
+// per shard primary that owns a topic in use (SSUBSCRIBE, each topic on the
+// primary of its slot).
+//
+// A topic whose subscription was lost (its connection broke, or the server
+// dropped it because its slot moved) is "lost" until Redis confirms it again
+// on a live connection; while any topic is lost the subscriber is not up:
+// Ready reports it and Publish and new Listens fail fast.
 type subscriber struct {
 	e *Engine
 
 	mu     sync.Mutex
-	ps     *goredis.PubSub   // current connection; nil while down. Guarded by mu.
-	gen    uint64            // generation of ps; receive loops of older ones are ignored
-	up     bool              // ps confirmed working (a pong arrived after its subscriptions)
-	topics map[string]*topic // guarded by mu
-	queue  []string          // topics to (un)subscribe at the next flush; guarded by mu
-	recvWG sync.WaitGroup    // the receive loop of ps
+	conns  map[string]*shardConn // by shard address ("" on one server)
+	dying  []*shardConn          // broken connections whose receive loop may still run
+	gen    uint64                // generation of the newest connection
+	lost   int                   // topics with lost set
+	closed bool
+	topics map[string]*topic
+	queue  []string // topics to (un)subscribe at the next flush
+	recvWG sync.WaitGroup
 
-	upFlag   atomic.Bool  // mirrors up for lock-free reads
-	lastPong atomic.Int64 // unix nanos of the last pong on ps
-	kick     chan struct{}
+	upFlag atomic.Bool // lost == 0 && !closed, for lock-free reads
+	kick   chan struct{}
+}
+
+// shardConn is one pub/sub connection.
+type shardConn struct {
+	addr     string
+	ps       *goredis.PubSub
+	gen      uint64
+	done     chan struct{} // closed when its receive loop has ended
+	lastPong atomic.Int64  // unix nanos of the last pong (or of its creation)
 }
 
 // topic is one Redis pub/sub channel. Guarded by subscriber.mu.
 type topic struct {
 	refs   int
-	active bool          // Redis confirmed the subscription on the current connection
-	sent   uint64        // generation on which SUBSCRIBE was sent (0: not sent)
+	active bool          // Redis confirmed the subscription on conn
+	conn   *shardConn    // where SUBSCRIBE was sent; nil: not sent
+	lost   bool          // held once, then lost; counted in subscriber.lost
 	ready  chan struct{} // closed when active, or when the attempt failed
 }
 
 func newSubscriber(e *Engine) *subscriber {
-	s := &subscriber{e: e, topics: make(map[string]*topic), kick: make(chan struct{}, 1)}
+	s := &subscriber{e: e, conns: make(map[string]*shardConn), topics: make(map[string]*topic),
+		kick: make(chan struct{}, 1)}
 	// Every node hears node-wide messages (notices such as terminate_connections).
 	s.topics[e.k.bcast()] = &topic{refs: 1, ready: make(chan struct{})}
+	s.setLost(s.topics[e.k.bcast()], true)
 	return s
 }
 
 func (s *subscriber) isUp() bool { return s.upFlag.Load() }
+
+// setLost sets t.lost and the up flag; s.mu must be held.
+func (s *subscriber) setLost(t *topic, lost bool) {
+	if t.lost == lost {
+		return
+	}
+	t.lost = lost
+	if lost {
+		s.lost++
+	} else {
+		s.lost--
+	}
+	up := s.lost == 0 && !s.closed
+	if up && !s.upFlag.Load() {
+		s.e.log.Info("pub/sub connected", "topics", len(s.topics), "connections", len(s.conns))
+	}
+	s.upFlag.Store(up)
+}
+
+// forget deletes a topic; s.mu must be held.
+func (s *subscriber) forget(name string, t *topic) {
+	s.setLost(t, false)
+	delete(s.topics, name)
+}
 
 func (s *subscriber) listen(name string) error {
 	s.mu.Lock()
@@ -103,7 +159,7 @@ func (s *subscriber) listen(name string) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if !s.up {
+	if !s.upFlag.Load() {
 		s.release(name, t)
 		s.mu.Unlock()
 		return fmt.Errorf("%w: pub/sub connection down", ErrUnavailable)
@@ -154,7 +210,7 @@ func (s *subscriber) poke() {
 	}
 }
 
-// flushLoop sends the queued subscription changes, many per command.
+// flushLoop sends the queued subscription changes.
 func (s *subscriber) flushLoop() {
 	defer s.e.wg.Done()
 	for {
@@ -169,27 +225,28 @@ func (s *subscriber) flushLoop() {
 
 func (s *subscriber) flush() {
 	s.mu.Lock()
-	ps, gen := s.ps, s.gen
-	if ps == nil || !s.up {
+	if s.closed {
 		s.mu.Unlock()
 		return
 	}
-	var subs, unsubs []string
+	var subs []string
+	unsubs := make(map[*shardConn][]string)
 	for _, name := range s.queue {
 		t := s.topics[name]
 		switch {
 		case t == nil:
-		case t.refs > 0 && t.sent != gen:
-			t.sent = gen
+		case t.refs > 0 && t.conn == nil:
 			subs = append(subs, name)
-		case t.refs == 0 && !t.active && t.sent != gen:
-			delete(s.topics, name) // never subscribed on this connection
+		case t.refs == 0 && !t.active && t.conn == nil:
+			s.forget(name, t) // never subscribed
 		case t.refs == 0 && t.active:
 			// Only confirmed topics are unsubscribed, so at most one
 			// SUBSCRIBE per topic is ever in flight and a stale
 			// confirmation cannot mark a newer Listen active.
-			delete(s.topics, name)
-			unsubs = append(unsubs, name)
+			s.forget(name, t)
+			if s.conns[t.conn.addr] == t.conn {
+				unsubs[t.conn] = append(unsubs[t.conn], name)
+			}
 		}
 	}
 	s.queue = s.queue[:0]
@@ -197,25 +254,107 @@ func (s *subscriber) flush() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.e.opts.OpTimeout)
 	defer cancel()
-	var err error
-	if len(subs) > 0 {
-		err = ps.Subscribe(ctx, subs...)
+	for conn, names := range s.assign(ctx, subs) {
+		if err := s.send(ctx, conn, true, names); err != nil {
+			s.broken(conn, err)
+		}
 	}
-	if err == nil && len(unsubs) > 0 {
-		err = ps.Unsubscribe(ctx, unsubs...)
-	}
-	if err != nil {
-		s.broken(gen, err)
+	for conn, names := range unsubs {
+		if err := s.send(ctx, conn, false, names); err != nil {
+			s.broken(conn, err)
+		}
 	}
 }
 
-// receive delivers the messages of one connection in order until it fails.
-func (s *subscriber) receive(ps *goredis.PubSub, gen uint64) {
-	defer s.recvWG.Done()
-	for {
-		msg, err := ps.Receive(context.Background())
+// assign picks the connection of each topic (that of the shard owning its
+// slot, opened if needed) and records it; topics whose shard is unknown
+// stay unsent (a Listen waiting for one fails after OpTimeout; a lost one is
+// retried by the health loop).
+func (s *subscriber) assign(ctx context.Context, names []string) map[*shardConn][]string {
+	out := make(map[*shardConn][]string)
+	for _, name := range names {
+		addr, client, err := s.route(ctx, name)
 		if err != nil {
-			s.broken(gen, err)
+			s.e.log.Warn("pub/sub: no shard for topic", "topic", name, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		t := s.topics[name]
+		if t == nil || t.refs == 0 || t.conn != nil || s.closed {
+			s.mu.Unlock()
+			continue
+		}
+		conn := s.conns[addr]
+		if conn == nil {
+			conn = s.open(addr, client)
+		}
+		t.conn = conn
+		s.mu.Unlock()
+		out[conn] = append(out[conn], name)
+	}
+	return out
+}
+
+// route names the shard owning a topic: the one server, or the primary of
+// the topic's slot.
+func (s *subscriber) route(ctx context.Context, name string) (string, *goredis.Client, error) {
+	if s.e.cl == nil {
+		return "", s.e.rdb.(*goredis.Client), nil
+	}
+	c, err := s.e.cl.MasterForKey(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return c.Options().Addr, c, nil
+}
+
+// open starts a connection to a shard and its receive loop; s.mu must be held.
+func (s *subscriber) open(addr string, client *goredis.Client) *shardConn {
+	s.gen++
+	conn := &shardConn{addr: addr, ps: client.Subscribe(context.Background()), gen: s.gen, done: make(chan struct{})}
+	conn.lastPong.Store(time.Now().UnixNano())
+	s.conns[addr] = conn
+	s.recvWG.Add(1)
+	go s.receive(conn)
+	return conn
+}
+
+// send (un)subscribes topics on conn: one SUBSCRIBE for many topics on one
+// server; one SSUBSCRIBE per topic on a cluster (a command's channels must
+// share a slot).
+func (s *subscriber) send(ctx context.Context, conn *shardConn, sub bool, names []string) error {
+	switch {
+	case s.e.cl == nil && sub:
+		return conn.ps.Subscribe(ctx, names...)
+	case s.e.cl == nil:
+		return conn.ps.Unsubscribe(ctx, names...)
+	}
+	for _, name := range names {
+		var err error
+		if sub {
+			err = conn.ps.SSubscribe(ctx, name)
+		} else {
+			err = conn.ps.SUnsubscribe(ctx, name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receive delivers the messages of one connection in order until it fails.
+func (s *subscriber) receive(conn *shardConn) {
+	defer s.recvWG.Done()
+	defer close(conn.done)
+	for {
+		msg, err := conn.ps.Receive(context.Background())
+		if err != nil {
+			if s.e.cl != nil && redirected(err) {
+				s.moved(conn, err)
+				continue
+			}
+			s.broken(conn, err)
 			return
 		}
 		switch msg := msg.(type) {
@@ -227,134 +366,180 @@ func (s *subscriber) receive(ps *goredis.PubSub, gen uint64) {
 			}
 			s.e.handler(m)
 		case *goredis.Subscription:
-			if msg.Kind == "subscribe" {
-				s.confirmed(gen, msg.Channel)
+			switch msg.Kind {
+			case "subscribe", "ssubscribe":
+				s.confirmed(conn, msg.Channel)
+			case "sunsubscribe":
+				s.dropped(conn, msg.Channel)
 			}
 		case *goredis.Pong:
-			s.lastPong.Store(time.Now().UnixNano())
-			s.mu.Lock()
-			if gen == s.gen && s.ps != nil && !s.up {
-				// The pong follows the confirmations of every topic
-				// subscribed at connect: the connection is whole.
-				s.up = true
-				s.upFlag.Store(true)
-				s.e.log.Info("pub/sub connected", "topics", len(s.topics))
-			}
-			s.mu.Unlock()
-			s.poke() // Listens queued while connecting
+			conn.lastPong.Store(time.Now().UnixNano())
 		}
 	}
 }
 
-func (s *subscriber) confirmed(gen uint64, name string) {
+func (s *subscriber) confirmed(conn *shardConn, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.topics[name]
-	if gen != s.gen || t == nil || t.active {
+	if t == nil || t.conn != conn || t.active {
 		return
 	}
 	t.active = true
 	close(t.ready)
+	s.setLost(t, false)
 	if t.refs == 0 {
 		s.queue = append(s.queue, name)
 		s.poke()
 	}
 }
 
-// broken tears down connection gen after an error; the health loop
-// reconnects.
-func (s *subscriber) broken(gen uint64, err error) {
+// dropped handles an unsubscription the server pushed: when a slot leaves a
+// shard (resharding, failover), Redis unsubscribes that slot's sharded
+// channels. A topic still in use is subscribed again where its slot now is.
+// (Our own SUNSUBSCRIBE's confirmation concerns a topic no longer held.)
+func (s *subscriber) dropped(conn *shardConn, name string) {
 	s.mu.Lock()
-	if gen != s.gen || s.ps == nil {
+	t := s.topics[name]
+	if t == nil || t.conn != conn || !t.active {
 		s.mu.Unlock()
 		return
 	}
-	ps := s.ps
-	s.ps = nil
-	s.markAllInactive()
+	t.active, t.conn = false, nil
+	t.ready = make(chan struct{})
+	s.setLost(t, true)
+	s.queue = append(s.queue, name)
 	s.mu.Unlock()
-	s.e.log.Warn("pub/sub connection lost", "err", err)
-	_ = ps.Close()
+	s.e.log.Info("pub/sub: the server dropped a sharded subscription (slot moved): subscribing again", "topic", name)
+	s.e.cl.ReloadState(context.Background())
+	s.pokeSoon()
 }
 
-// markAllInactive forgets every confirmation and wakes the Listens waiting
-// for one (they fail). Must be called with s.mu held.
-func (s *subscriber) markAllInactive() {
-	s.up = false
-	s.upFlag.Store(false)
+// moved handles a redirect answered to a SSUBSCRIBE (the slot map was
+// stale): the topics in flight on conn are sent again once the map is
+// reloaded. Those already confirmed elsewhere are unaffected.
+func (s *subscriber) moved(conn *shardConn, err error) {
+	s.e.log.Info("pub/sub: subscription redirected: reloading the slot map", "err", err)
+	s.e.cl.ReloadState(context.Background())
+	s.mu.Lock()
 	for name, t := range s.topics {
-		if !t.active {
-			close(t.ready)
+		if t.conn == conn && !t.active {
+			t.conn = nil
+			s.queue = append(s.queue, name)
 		}
-		if t.refs == 0 {
-			delete(s.topics, name)
+	}
+	s.mu.Unlock()
+	s.pokeSoon()
+}
+
+// pokeSoon flushes after the slot map had time to reload.
+func (s *subscriber) pokeSoon() {
+	time.AfterFunc(50*time.Millisecond, s.poke)
+}
+
+// broken tears down a connection after an error: its topics in use are lost
+// until the health loop subscribes them again (after the connection's
+// receive loop has ended, so no message is ever delivered twice); a Listen
+// waiting for a confirmation on it fails.
+func (s *subscriber) broken(conn *shardConn, err error) {
+	s.mu.Lock()
+	if s.conns[conn.addr] != conn {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.conns, conn.addr)
+	s.dying = append(s.dying, conn)
+	for name, t := range s.topics {
+		if t.conn != conn {
 			continue
 		}
-		t.active, t.sent = false, 0
-		t.ready = make(chan struct{})
-	}
-	s.queue = s.queue[:0]
-}
-
-// check runs on the health loop: it (re)connects a missing connection and
-// pings a live one, declaring it broken when pongs stop coming.
-func (s *subscriber) check(ctx context.Context) {
-	s.mu.Lock()
-	ps, gen := s.ps, s.gen
-	s.mu.Unlock()
-	if ps == nil {
-		s.connect(ctx)
-		return
-	}
-	stale := time.Duration(time.Now().UnixNano()-s.lastPong.Load()) > 3*s.e.opts.Interval+s.e.opts.OpTimeout
-	if stale {
-		s.broken(gen, errors.New("no pong from redis"))
-		return
-	}
-	if err := ps.Ping(ctx); err != nil {
-		s.broken(gen, err)
-	}
-}
-
-// connect opens a new connection subscribed to every topic in use, then pings
-// it; the pong marks it up. The previous connection's receive loop has ended
-// before, so no message is ever delivered twice.
-func (s *subscriber) connect(ctx context.Context) {
-	s.recvWG.Wait()
-	ps := s.e.rdb.Subscribe(ctx)
-	s.mu.Lock()
-	s.gen++
-	gen := s.gen
-	names := make([]string, 0, len(s.topics))
-	for name, t := range s.topics {
-		if t.refs > 0 {
-			t.sent = gen
-			names = append(names, name)
+		t.conn = nil
+		switch {
+		case t.refs == 0:
+			if !t.active {
+				close(t.ready)
+			}
+			s.forget(name, t)
+		case t.active:
+			t.active = false
+			t.ready = make(chan struct{})
+			s.setLost(t, true)
+		case !t.lost:
+			close(t.ready) // the Listen waiting for it fails
+			t.ready = make(chan struct{})
 		}
 	}
-	s.ps = ps
 	s.mu.Unlock()
-	s.lastPong.Store(time.Now().UnixNano())
-	s.recvWG.Add(1)
-	go s.receive(ps, gen)
-	err := ps.Subscribe(ctx, names...)
-	if err == nil {
-		err = ps.Ping(ctx)
+	s.e.log.Warn("pub/sub connection lost", "shard", conn.addr, "err", err)
+	_ = conn.ps.Close()
+	if s.e.cl != nil {
+		s.e.cl.ReloadState(context.Background())
 	}
-	if err != nil {
-		s.broken(gen, err)
+}
+
+// check runs on the health loop: it pings every connection (declaring it
+// broken when pongs stop coming) and subscribes again the lost topics whose
+// old connection's receive loop has ended.
+func (s *subscriber) check(ctx context.Context) {
+	s.mu.Lock()
+	conns := make([]*shardConn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		stale := time.Duration(time.Now().UnixNano()-c.lastPong.Load()) > 3*s.e.opts.Interval+s.e.opts.OpTimeout
+		if stale {
+			s.broken(c, errors.New("no pong from redis"))
+			continue
+		}
+		if err := c.ps.Ping(ctx); err != nil {
+			s.broken(c, err)
+		}
+	}
+	s.mu.Lock()
+	dying := s.dying
+	s.dying = nil
+	s.mu.Unlock()
+	for _, c := range dying {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.dying = append(s.dying, c)
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Lock()
+	n := 0
+	for name, t := range s.topics {
+		if t.lost && t.conn == nil && t.refs > 0 {
+			s.queue = append(s.queue, name)
+			n++
+		}
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.flush()
 	}
 }
 
 func (s *subscriber) close() {
 	s.mu.Lock()
-	ps := s.ps
-	s.ps = nil
-	s.gen++
-	s.markAllInactive()
+	s.closed = true
+	s.upFlag.Store(false)
+	conns := s.conns
+	s.conns = make(map[string]*shardConn)
+	for _, t := range s.topics {
+		if !t.active && !t.lost && t.conn != nil {
+			close(t.ready)
+		}
+		t.conn = nil
+	}
 	s.mu.Unlock()
-	if ps != nil {
-		_ = ps.Close()
+	for _, c := range conns {
+		_ = c.ps.Close()
 	}
 	s.recvWG.Wait()
 }

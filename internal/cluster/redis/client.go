@@ -2,7 +2,6 @@ package redis
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,10 +14,14 @@ import (
 
 // newClient makes the go-redis client of r: a plain client for one server,
 // a failover client for Sentinel (it asks the Sentinels for the primary at
-// every dial and drops its connections to a demoted one). Calls are never
+// every dial and drops its connections to a demoted one), a cluster client
+// for a Redis Cluster (also returned as cl; nil otherwise). Calls are never
 // retried, since a retried PUBLISH or script could run twice, and dials are
-// bounded so that a probe of a dead server returns quickly.
-func newClient(r redisurl.Options, o Options) (*goredis.Client, error) {
+// bounded so that a probe of a dead server returns quickly. On a Redis
+// Cluster go-redis does not follow redirects either (its redirect loop also
+// retries network errors): the engine retries MOVED, ASK and TRYAGAIN
+// itself, since a redirected command did not run (Engine.call).
+func newClient(r redisurl.Options, o Options) (goredis.UniversalClient, *goredis.ClusterClient, error) {
 	var tlsConf *tls.Config
 	if r.TLS {
 		// No ServerName: the TLS dial takes each server's host from its address.
@@ -33,7 +36,7 @@ func newClient(r redisurl.Options, o Options) (*goredis.Client, error) {
 			MaxRetries: -1, DialerRetries: 1, DialTimeout: dial,
 			ReadTimeout: o.OpTimeout, WriteTimeout: o.OpTimeout, ContextTimeoutEnabled: true,
 			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		}), nil
+		}), nil, nil
 	case redisurl.Sentinel:
 		return goredis.NewFailoverClient(&goredis.FailoverOptions{
 			MasterName: r.MasterName, SentinelAddrs: r.Addrs, SentinelPassword: r.SentinelPassword,
@@ -41,11 +44,18 @@ func newClient(r redisurl.Options, o Options) (*goredis.Client, error) {
 			TLSConfig: tlsConf, ClientName: "pixiu-" + o.NodeID,
 			MaxRetries: -1, DialerRetries: 1, DialTimeout: dial,
 			ReadTimeout: o.OpTimeout, WriteTimeout: o.OpTimeout, ContextTimeoutEnabled: true,
-		}), nil
+		}), nil, nil
 	case redisurl.Cluster:
-		return nil, errors.New("redis: Redis Cluster (redis+cluster://) is not supported yet: use a single Redis or Sentinel")
+		cl := goredis.NewClusterClient(&goredis.ClusterOptions{
+			Addrs: r.Addrs, Username: r.Username, Password: r.Password,
+			TLSConfig: tlsConf, ClientName: "pixiu-" + o.NodeID,
+			MaxRedirects: -1, MaxRetries: -1, DialerRetries: 1, DialTimeout: dial,
+			ReadTimeout: o.OpTimeout, WriteTimeout: o.OpTimeout, ContextTimeoutEnabled: true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+		return cl, cl, nil
 	}
-	return nil, fmt.Errorf("redis: unknown mode %q", r.Mode)
+	return nil, nil, fmt.Errorf("redis: unknown mode %q", r.Mode)
 }
 
 // serverDown reports a reply error that means this server cannot take

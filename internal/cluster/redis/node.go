@@ -77,6 +77,11 @@ func (e *Engine) tick(stopped context.Context) {
 		if !settled {
 			return
 		}
+		if n, err := e.rdb.Exists(ctx, e.k.reapLock(e.node)).Result(); err != nil || n > 0 {
+			// A survivor is reaping this node (its lease lapsed): write the
+			// state back once it is done, or the reaper would remove it.
+			return
+		}
 		if err := e.resync(ctx, e.lost); err != nil {
 			e.log.Warn("re-register state", "err", err)
 			return
@@ -91,15 +96,16 @@ func (e *Engine) tick(stopped context.Context) {
 			e.log.Warn("reap dead node", "dead_node", dead, "err", err)
 		}
 	}
-	if err := e.exchangeConns(ctx); err != nil {
+	if err := e.exchangeConns(ctx, hb.live); err != nil {
 		_ = e.failedCtx(ctx, err)
 	}
+	e.prune(ctx)
 }
 
 type beat struct {
-	epoch string
-	late  bool
-	dead  []string
+	epoch      string
+	late       bool
+	dead, live []string
 }
 
 func (e *Engine) heartbeat(ctx context.Context) (beat, error) {
@@ -110,20 +116,19 @@ func (e *Engine) heartbeat(ctx context.Context) (beat, error) {
 	if err != nil {
 		return beat{}, fmt.Errorf("renew lease: %w", err)
 	}
-	if len(res) != 3 {
+	if len(res) != 4 {
 		return beat{}, errors.New("renew lease: unexpected reply")
 	}
 	var hb beat
 	hb.epoch, _ = res[0].(string)
 	late, _ := res[1].(int64)
 	hb.late = late == 1
-	if list, ok := res[2].([]any); ok {
-		for _, v := range list {
-			if s, ok := v.(string); ok && s != e.node {
-				hb.dead = append(hb.dead, s)
-			}
+	for _, s := range toStrings(res[2]) {
+		if s != e.node {
+			hb.dead = append(hb.dead, s)
 		}
 	}
+	hb.live = toStrings(res[3])
 	return hb, nil
 }
 
@@ -194,7 +199,19 @@ func (e *Engine) syncLocked(ctx context.Context, k chanKey) (transitions, map[st
 		}
 	}
 	e.mu.Unlock()
+	if subs > 0 || len(sockets) > 0 {
+		if err := e.rdb.SAdd(ctx, e.k.index(e.node), entry(k.app, k.ch)).Err(); err != nil {
+			return transitions{}, nil, e.failedCtx(ctx, err)
+		}
+	}
 	tr, err := e.runSync(ctx, e.node, "sync", k, subs, sockets)
+	if err == nil && subs > 0 && !tr.occupied {
+		// The index is written after transitions: make sure it lists the
+		// channel even if the writer of its occupied transition failed.
+		if err := e.rdb.ZAdd(ctx, e.k.chans(k.app), goredis.Z{Member: k.ch}).Err(); err != nil {
+			return tr, infos, e.failedCtx(ctx, err)
+		}
+	}
 	return tr, infos, err
 }
 
@@ -205,10 +222,8 @@ type transitions struct {
 }
 
 func (e *Engine) runSync(ctx context.Context, node, mode string, k chanKey, subs int, sockets []any) (transitions, error) {
-	args := append([]any{e.curEpoch(), node, mode, k.ch, entry(k.app, k.ch), subs}, sockets...)
-	res, err := syncChannel.Run(ctx, e.rdb, []string{e.k.epoch(), e.k.nodes(), e.k.subs(k.app, k.ch),
-		e.k.chans(k.app), e.k.socks(k.app, k.ch, node), e.k.users(k.app, k.ch), e.k.info(k.app, k.ch),
-		e.k.index(node)}, args...).Slice()
+	args := append([]any{e.curEpoch(), node, mode, subs}, sockets...)
+	res, err := e.runScript(ctx, syncChannel, e.chanKeys(k.app, k.ch, node), args...).Slice()
 	if err != nil {
 		return transitions{}, e.failedCtx(ctx, err)
 	}
@@ -245,6 +260,7 @@ func (e *Engine) emit(ctx context.Context, k chanKey, tr transitions, infos map[
 		e.handler(cluster.Message{AppID: k.app, Channel: k.ch, UserID: user, Notice: n})
 	}
 	if tr.occupied {
+		e.listChannel(ctx, k.app, k.ch, true)
 		note(cluster.NoticeChannelOccupied, "")
 	}
 	for _, u := range tr.added {
@@ -262,6 +278,7 @@ func (e *Engine) emit(ctx context.Context, k chanKey, tr transitions, infos map[
 		note(cluster.NoticeMemberRemoved, u)
 	}
 	if tr.vacated {
+		e.listChannel(ctx, k.app, k.ch, false)
 		note(cluster.NoticeChannelVacated, "")
 	}
 }
@@ -269,13 +286,15 @@ func (e *Engine) emit(ctx context.Context, k chanKey, tr transitions, infos map[
 // publishQuiet publishes a member event; it needs Redis, not this node's
 // pub/sub connection (other nodes' clients are the audience).
 func (e *Engine) publishQuiet(ctx context.Context, m cluster.Message) {
-	if err := e.rdb.Publish(ctx, e.k.topic(m.AppID, m.Channel), encodeMessage(m)).Err(); err != nil {
+	if err := e.publish(ctx, e.k.topic(m.AppID, m.Channel), encodeMessage(m)); err != nil {
 		e.log.Warn("publish member event", "app_id", m.AppID, "channel", m.Channel, "err", err)
 	}
 }
 
-// reap removes a dead node's state channel by channel. Each channel's script
-// refuses if the node renewed its lease meanwhile, and reports only what it
+// reap removes a dead node's state channel by channel, holding the dead
+// node's reap lock (which also keeps that node, should it come back, from
+// writing its state back before the reaping is over). The lease is checked
+// after the lock is taken; each channel's script reports only what it
 // removed itself, so concurrent reapers never announce a transition twice.
 func (e *Engine) reap(ctx context.Context, dead string) error {
 	ok, err := e.rdb.SetNX(ctx, e.k.reapLock(dead), e.node, 2*e.opts.LeaseTTL).Result()
@@ -283,6 +302,10 @@ func (e *Engine) reap(ctx context.Context, dead string) error {
 		return err
 	}
 	defer e.rdb.Del(context.WithoutCancel(ctx), e.k.reapLock(dead))
+	expired, err := e.runScript(ctx, leaseExpired, []string{e.k.nodes()}, dead).Int()
+	if err != nil || expired != 1 {
+		return err // alive again
+	}
 	entries, err := e.rdb.SMembers(ctx, e.k.index(dead)).Result()
 	if err != nil {
 		return err
@@ -292,26 +315,24 @@ func (e *Engine) reap(ctx context.Context, dead string) error {
 	}
 	for _, en := range entries {
 		app, ch, ok := splitEntry(en)
-		if !ok {
-			_ = e.rdb.SRem(ctx, e.k.index(dead), en).Err()
-			continue
+		if ok {
+			k := chanKey{app, ch}
+			tr, err := e.runSync(ctx, dead, "reap", k, 0, nil)
+			if err != nil {
+				return err
+			}
+			e.emit(ctx, k, tr, nil)
 		}
-		k := chanKey{app, ch}
-		tr, err := e.runSync(ctx, dead, "reap", k, 0, nil)
-		var rerr goredis.Error
-		if errors.Is(err, errEpoch) || errors.As(err, &rerr) {
-			return nil // alive again, or Redis lost its data: nothing to reap
-		}
-		if err != nil {
+		if err := e.rdb.SRem(ctx, e.k.index(dead), en).Err(); err != nil {
 			return err
 		}
-		e.emit(ctx, k, tr, nil)
 	}
 	return e.forget(ctx, dead)
 }
 
 // forget removes a node without state from Redis: its connection counts,
-// then (if its lease is expired and its index empty) the node itself.
+// then (if its index is empty) its app list and (if its lease is expired)
+// its lease.
 func (e *Engine) forget(ctx context.Context, node string) error {
 	apps, err := e.rdb.SMembers(ctx, e.k.nodeApps(node)).Result()
 	if err != nil {
@@ -320,5 +341,50 @@ func (e *Engine) forget(ctx context.Context, node string) error {
 	for _, app := range apps {
 		_ = e.rdb.HDel(ctx, e.k.conns(app), node).Err()
 	}
-	return reapDone.Run(ctx, e.rdb, []string{e.k.nodes(), e.k.index(node), e.k.nodeApps(node)}, node).Err()
+	empty, err := e.runScript(ctx, nodeEmpty, []string{e.k.index(node), e.k.nodeApps(node)}).Int()
+	if err != nil || empty != 1 {
+		return err
+	}
+	return e.runScript(ctx, dropLease, []string{e.k.nodes()}, node).Err()
+}
+
+// prune removes from this node's index the channels where it no longer owns
+// state: live calls only add entries (a removal could race with a later
+// addition). Each entry is checked under the channel's stripe, so no live
+// call on the channel is in flight; a dirty node is left to its resync.
+func (e *Engine) prune(ctx context.Context) {
+	e.mu.Lock()
+	skip := e.dirty
+	e.mu.Unlock()
+	if skip || !e.synced.Load() || time.Since(e.pruned) < 10*e.opts.Interval {
+		return
+	}
+	e.pruned = time.Now()
+	entries, err := e.rdb.SMembers(ctx, e.k.index(e.node)).Result()
+	if err != nil {
+		return
+	}
+	for _, en := range entries {
+		app, ch, ok := splitEntry(en)
+		if !ok {
+			_ = e.rdb.SRem(ctx, e.k.index(e.node), en).Err()
+			continue
+		}
+		if e.pruneOne(ctx, chanKey{app, ch}, en) != nil {
+			return
+		}
+	}
+}
+
+func (e *Engine) pruneOne(ctx context.Context, k chanKey, en string) error {
+	st := e.stripe(k.app, k.ch)
+	st.Lock()
+	defer st.Unlock()
+	e.mu.Lock()
+	owned := e.mirror[k] != nil || e.dirty
+	e.mu.Unlock()
+	if owned {
+		return nil
+	}
+	return e.rdb.SRem(ctx, e.k.index(e.node), en).Err()
 }

@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := m.Run()
+	stopSharedCluster()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -31,7 +31,7 @@ var errEpoch = errors.New("redis: epoch changed")
 
 // Options configure an Engine. Zero values mean the documented default.
 type Options struct {
-	// Redis names the Redis: one server or Sentinel (redisurl.Options).
+	// Redis names the Redis: one server, Sentinel or a Redis Cluster (redisurl.Options).
 	// When its Mode is empty, URL is parsed instead.
 	Redis redisurl.Options
 	// URL is any of redisurl.Forms, read when Redis is not set.
@@ -60,7 +60,8 @@ type Engine struct {
 	opts    Options
 	log     *slog.Logger
 	handler cluster.Handler
-	rdb     *goredis.Client
+	rdb     goredis.UniversalClient
+	cl      *goredis.ClusterClient // nil unless Redis Cluster
 	k       keys
 	node    string
 
@@ -75,6 +76,7 @@ type Engine struct {
 
 	// Owned by the health loop.
 	upSince time.Time // when Redis last became reachable
+	pruned  time.Time // when the index was last pruned
 	started bool      // the first resync is done
 	lost    bool      // Redis lost its data since the last complete resync
 
@@ -147,7 +149,10 @@ func New(opts Options, h cluster.Handler) (*Engine, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	rdb, err := newClient(opts.Redis, opts)
+	if strings.ContainsAny(opts.KeyPrefix, "{}") {
+		return nil, errors.New("redis: the key prefix must not contain '{' or '}' (keys carry Redis Cluster hash tags)")
+	}
+	rdb, cl, err := newClient(opts.Redis, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +162,7 @@ func New(opts Options, h cluster.Handler) (*Engine, error) {
 		log:     opts.Log.With("component", "cluster", "engine", "redis", "node_id", opts.NodeID),
 		handler: h,
 		rdb:     rdb,
+		cl:      cl,
 		k:       keys{opts.KeyPrefix},
 		node:    opts.NodeID,
 		seed:    maphash.MakeSeed(),
@@ -285,4 +291,44 @@ func (e *Engine) curEpoch() string {
 		return *p
 	}
 	return ""
+}
+
+// redirected reports a Redis Cluster redirect or a slot being migrated
+// (MOVED, ASK, TRYAGAIN): the command did not run, so it may be sent again.
+func redirected(err error) bool {
+	var rerr goredis.Error
+	if err == nil || !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	return strings.HasPrefix(msg, "MOVED ") || strings.HasPrefix(msg, "ASK ") || strings.HasPrefix(msg, "TRYAGAIN")
+}
+
+// call runs f, and again after a redirect (a few times, with back-off,
+// within ctx) once the slot map is being reloaded. Only redirects are
+// retried: a command that may have run is never sent twice.
+func (e *Engine) call(ctx context.Context, f func() error) error {
+	err := f()
+	for i := 0; i < 6 && e.cl != nil && redirected(err); i++ {
+		e.cl.ReloadState(ctx)
+		t := time.NewTimer(time.Duration(10<<i) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = f()
+	}
+	return err
+}
+
+// runScript runs s through call.
+func (e *Engine) runScript(ctx context.Context, s *goredis.Script, keys []string, args ...any) *goredis.Cmd {
+	var cmd *goredis.Cmd
+	_ = e.call(ctx, func() error {
+		cmd = s.Run(ctx, e.rdb, keys, args...)
+		return cmd.Err()
+	})
+	return cmd
 }

@@ -54,6 +54,10 @@ func testPrefix(t testing.TB, url string) string {
 }
 
 func deletePrefix(url, prefix string) {
+	if strings.HasPrefix(url, "redis+cluster://") {
+		deleteClusterPrefix(url, prefix)
+		return
+	}
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		return // a Sentinel URL: the test's own Redis goes away with it
@@ -92,6 +96,21 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	url := testURL()
 	requireRedis(t, url)
+	clustertest.Run(t, func(t *testing.T) clustertest.Cluster {
+		prefix := testPrefix(t, url)
+		return clustertest.Cluster{
+			Node:       func(h cluster.Handler) cluster.Engine { return startEngine(t, url, prefix, h) },
+			MultiNode:  true,
+			Kill:       func(e cluster.Engine) { redis.Crash(e.(*redis.Engine)) },
+			DeathBound: 5 * time.Second,
+		}
+	})
+}
+
+// The conformance suite on a three-primary Redis Cluster (sharded pub/sub).
+func TestClusterConformance(t *testing.T) {
+	t.Parallel()
+	url := sharedCluster(t).url()
 	clustertest.Run(t, func(t *testing.T) clustertest.Cluster {
 		prefix := testPrefix(t, url)
 		return clustertest.Cluster{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -28,16 +27,17 @@ func (e *Engine) AddMember(ctx context.Context, appID, channel, socketID string,
 	st.RLock()
 	defer st.RUnlock()
 	e.mu.Lock()
-	cs := e.chanState(appID, channel)
+	cs, fresh := e.chanState(appID, channel)
 	if cs.sockets == nil {
 		cs.sockets = make(map[string]memberInfo, 1)
 	}
 	cs.sockets[socketID] = memberInfo{user: m.UserID, info: string(m.UserInfo)}
 	e.mu.Unlock()
-	return e.runFlag(ctx, addMember,
-		[]string{e.k.epoch(), e.k.socks(appID, channel, e.node), e.k.users(appID, channel),
-			e.k.info(appID, channel), e.k.index(e.node)},
-		e.curEpoch(), socketID, m.UserID, string(m.UserInfo), entry(appID, channel))
+	if err := e.indexed(ctx, appID, channel, fresh); err != nil {
+		return false, err
+	}
+	return e.runFlag(ctx, addMember, e.chanKeys(appID, channel, e.node),
+		e.curEpoch(), socketID, m.UserID, string(m.UserInfo))
 }
 
 // RemoveMember implements cluster.Presence.
@@ -51,10 +51,36 @@ func (e *Engine) RemoveMember(ctx context.Context, appID, channel, socketID, use
 		e.dropIfEmpty(chanKey{appID, channel}, cs)
 	}
 	e.mu.Unlock()
-	return e.runFlag(ctx, removeMember,
-		[]string{e.k.epoch(), e.k.socks(appID, channel, e.node), e.k.users(appID, channel),
-			e.k.info(appID, channel), e.k.index(e.node), e.k.subs(appID, channel)},
-		e.curEpoch(), socketID, entry(appID, channel), e.node)
+	return e.runFlag(ctx, removeMember, e.chanKeys(appID, channel, e.node), e.curEpoch(), socketID)
+}
+
+// chanKeys are the KEYS of every channel script.
+func (e *Engine) chanKeys(appID, channel, node string) []string {
+	return []string{e.k.mark(appID, channel), e.k.subs(appID, channel), e.k.users(appID, channel),
+		e.k.info(appID, channel), e.k.socks(appID, channel, node)}
+}
+
+// indexed records in the node's index that it owns state in the channel,
+// before the script that writes the state (fresh: the mirror entry is new).
+// Entries of channels it no longer owns state in are pruned by the health
+// loop (prune), under the channel's stripe.
+func (e *Engine) indexed(ctx context.Context, appID, channel string, fresh bool) error {
+	if !fresh {
+		return nil
+	}
+	if err := e.usable(); err != nil {
+		e.markDirty()
+		return err
+	}
+	cctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	if err := e.call(cctx, func() error {
+		return e.rdb.SAdd(cctx, e.k.index(e.node), entry(appID, channel)).Err()
+	}); err != nil {
+		e.markDirty()
+		return e.failedCtx(ctx, err)
+	}
+	return nil
 }
 
 // runFlag runs a state-changing script that answers 0 or 1.
@@ -65,7 +91,7 @@ func (e *Engine) runFlag(ctx context.Context, s *goredis.Script, keys []string, 
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	n, err := s.Run(cctx, e.rdb, keys, args...).Int()
+	n, err := e.runScript(cctx, s, keys, args...).Int()
 	if err != nil {
 		e.markDirty()
 		return false, e.failedCtx(ctx, err)
@@ -80,7 +106,12 @@ func (e *Engine) Members(ctx context.Context, appID, channel string) ([]protocol
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	h, err := e.rdb.HGetAll(cctx, e.k.info(appID, channel)).Result()
+	var h map[string]string
+	err := e.call(cctx, func() error {
+		var err error
+		h, err = e.rdb.HGetAll(cctx, e.k.info(appID, channel)).Result()
+		return err
+	})
 	if err != nil {
 		return nil, e.failedCtx(ctx, err)
 	}
@@ -103,7 +134,12 @@ func (e *Engine) MemberCount(ctx context.Context, appID, channel string) (int, e
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	n, err := e.rdb.HLen(cctx, e.k.users(appID, channel)).Result()
+	var n int64
+	err := e.call(cctx, func() error {
+		var err error
+		n, err = e.rdb.HLen(cctx, e.k.users(appID, channel)).Result()
+		return err
+	})
 	if err != nil {
 		return 0, e.failedCtx(ctx, err)
 	}
@@ -121,12 +157,15 @@ func (e *Engine) MemberCounts(ctx context.Context, appID string, channels []stri
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	pipe := e.rdb.Pipeline()
 	cmds := make([]*goredis.IntCmd, len(channels))
-	for i, ch := range channels {
-		cmds[i] = pipe.HLen(cctx, e.k.users(appID, ch))
-	}
-	if _, err := pipe.Exec(cctx); err != nil {
+	if err := e.call(cctx, func() error {
+		pipe := e.rdb.Pipeline()
+		for i, ch := range channels {
+			cmds[i] = pipe.HLen(cctx, e.k.users(appID, ch))
+		}
+		_, err := pipe.Exec(cctx)
+		return err
+	}); err != nil {
 		return nil, e.failedCtx(ctx, err)
 	}
 	for i, c := range cmds {
@@ -142,7 +181,7 @@ func (e *Engine) AddSubscriptions(ctx context.Context, appID, channel string, de
 	defer st.RUnlock()
 	k := chanKey{appID, channel}
 	e.mu.Lock()
-	cs := e.chanState(appID, channel)
+	cs, fresh := e.chanState(appID, channel)
 	if cs.subs+delta < 0 {
 		e.dropIfEmpty(k, cs)
 		e.mu.Unlock()
@@ -151,21 +190,81 @@ func (e *Engine) AddSubscriptions(ctx context.Context, appID, channel string, de
 	cs.subs += delta
 	e.dropIfEmpty(k, cs)
 	e.mu.Unlock()
+	if err := e.indexed(ctx, appID, channel, fresh && delta > 0); err != nil {
+		return 0, err
+	}
 	if err := e.usable(); err != nil {
 		e.markDirty()
 		return 0, err
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	n, err := addSubscriptions.Run(cctx, e.rdb,
-		[]string{e.k.epoch(), e.k.subs(appID, channel), e.k.chans(appID), e.k.index(e.node),
-			e.k.socks(appID, channel, e.node)},
-		e.curEpoch(), e.node, delta, channel, entry(appID, channel)).Int()
+	n, err := e.runScript(cctx, addSubscriptions, e.chanKeys(appID, channel, e.node),
+		e.curEpoch(), e.node, delta).Int()
 	if err != nil {
 		e.markDirty()
 		return 0, e.failedCtx(ctx, err)
 	}
+	before := n - delta
+	switch {
+	case before <= 0 && n > 0:
+		e.listChannel(ctx, appID, channel, true)
+	case before > 0 && n <= 0:
+		e.listChannel(ctx, appID, channel, false)
+	}
 	return n, nil
+}
+
+// listChannel updates the app's index of occupied channels after an occupied
+// (add) or vacated transition. The index lives in its own slot, so it is
+// written after the transition: a vacated channel is removed, then its count
+// read again, and put back if a subscription arrived meanwhile (that
+// subscription's own add may have come first). A failed write marks the node
+// dirty: the resync lists every channel this node holds subscriptions in.
+func (e *Engine) listChannel(ctx context.Context, appID, channel string, add bool) {
+	cctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	key := e.k.chans(appID)
+	err := e.call(cctx, func() error {
+		if add {
+			return e.rdb.ZAdd(cctx, key, goredis.Z{Member: channel}).Err()
+		}
+		return e.rdb.ZRem(cctx, key, channel).Err()
+	})
+	if err == nil && !add {
+		var n int
+		if n, err = e.count(cctx, appID, channel); err == nil && n > 0 {
+			err = e.call(cctx, func() error { return e.rdb.ZAdd(cctx, key, goredis.Z{Member: channel}).Err() })
+		}
+	}
+	if err != nil {
+		e.log.Warn("update the channel index", "app_id", appID, "channel", channel, "err", err)
+		e.markDirty()
+		_ = e.failedCtx(ctx, err)
+	}
+}
+
+// count sums a channel's subscriptions over the nodes.
+func (e *Engine) count(ctx context.Context, appID, channel string) (int, error) {
+	var vals []string
+	err := e.call(ctx, func() error {
+		var err error
+		vals, err = e.rdb.HVals(ctx, e.k.subs(appID, channel)).Result()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return sumCounts(vals), nil
+}
+
+func sumCounts(vals []string) int {
+	n := 0
+	for _, v := range vals {
+		i, _ := strconv.Atoi(v)
+		n += i
+	}
+	return n
 }
 
 // SubscriptionCount implements cluster.Subscriptions.
@@ -175,46 +274,72 @@ func (e *Engine) SubscriptionCount(ctx context.Context, appID, channel string) (
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	n, err := e.rdb.HGet(cctx, e.k.chans(appID), channel).Int()
-	if errors.Is(err, goredis.Nil) {
-		return 0, nil
-	}
+	n, err := e.count(cctx, appID, channel)
 	if err != nil {
 		return 0, e.failedCtx(ctx, err)
 	}
 	return n, nil
 }
 
-// Channels implements cluster.Subscriptions.
+// Channels implements cluster.Subscriptions: the names come from the app's
+// index (a prefix is a range of the sorted set), the counts from each
+// channel's own slot in pipelines; a listed channel that turns out empty (the
+// index is written after the transitions) is left out.
 func (e *Engine) Channels(ctx context.Context, appID, prefix string) (map[string]int, error) {
 	if err := e.usable(); err != nil {
 		return nil, err
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	h, err := e.rdb.HGetAll(cctx, e.k.chans(appID)).Result()
+	lo, hi := "-", "+"
+	if prefix != "" {
+		lo, hi = "["+prefix, "("+prefix+"\xff"
+	}
+	var names []string
+	err := e.call(cctx, func() error {
+		var err error
+		names, err = e.rdb.ZRangeByLex(cctx, e.k.chans(appID), &goredis.ZRangeBy{Min: lo, Max: hi}).Result()
+		return err
+	})
 	if err != nil {
 		return nil, e.failedCtx(ctx, err)
 	}
-	out := make(map[string]int, len(h))
-	for ch, v := range h {
-		n, _ := strconv.Atoi(v)
-		if n > 0 && strings.HasPrefix(ch, prefix) {
-			out[ch] = n
+	out := make(map[string]int, len(names))
+	const batch = 512
+	for len(names) > 0 {
+		part := names[:min(batch, len(names))]
+		names = names[len(part):]
+		cmds := make([]*goredis.StringSliceCmd, len(part))
+		err := e.call(cctx, func() error {
+			pipe := e.rdb.Pipeline()
+			for i, ch := range part {
+				cmds[i] = pipe.HVals(cctx, e.k.subs(appID, ch))
+			}
+			_, err := pipe.Exec(cctx)
+			return err
+		})
+		if err != nil {
+			return nil, e.failedCtx(ctx, err)
+		}
+		for i, c := range cmds {
+			if n := sumCounts(c.Val()); n > 0 {
+				out[part[i]] = n
+			}
 		}
 	}
 	return out, nil
 }
 
-// chanState returns the mirror entry, creating it; e.mu must be held.
-func (e *Engine) chanState(appID, channel string) *chanState {
+// chanState returns the mirror entry, creating it (fresh); e.mu must be held.
+func (e *Engine) chanState(appID, channel string) (cs *chanState, fresh bool) {
 	k := chanKey{appID, channel}
-	cs := e.mirror[k]
+	cs = e.mirror[k]
 	if cs == nil {
 		cs = &chanState{}
 		e.mirror[k] = cs
+		fresh = true
 	}
-	return cs
+	return cs, fresh
 }
 
 // dropIfEmpty forgets an entry that holds nothing; e.mu must be held.
@@ -231,7 +356,9 @@ func (e *Engine) SetCache(ctx context.Context, appID, channel string, ev cluster
 	}
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	if err := e.rdb.Set(cctx, e.k.cache(appID, channel), encodeCache(ev.Event, ev.Data), ev.TTL).Err(); err != nil {
+	if err := e.call(cctx, func() error {
+		return e.rdb.Set(cctx, e.k.cache(appID, channel), encodeCache(ev.Event, ev.Data), ev.TTL).Err()
+	}); err != nil {
 		return e.failedCtx(ctx, err)
 	}
 	return nil
@@ -245,10 +372,18 @@ func (e *Engine) GetCache(ctx context.Context, appID, channel string) (cluster.C
 	cctx, cancel := e.opCtx(ctx)
 	defer cancel()
 	key := e.k.cache(appID, channel)
-	pipe := e.rdb.Pipeline()
-	get := pipe.Get(cctx, key)
-	ttl := pipe.PTTL(cctx, key)
-	if _, err := pipe.Exec(cctx); err != nil && !errors.Is(err, goredis.Nil) {
+	var get *goredis.StringCmd
+	var ttl *goredis.DurationCmd
+	if err := e.call(cctx, func() error {
+		pipe := e.rdb.Pipeline()
+		get = pipe.Get(cctx, key)
+		ttl = pipe.PTTL(cctx, key)
+		_, err := pipe.Exec(cctx)
+		if errors.Is(err, goredis.Nil) {
+			return nil
+		}
+		return err
+	}); err != nil {
 		return cluster.CachedEvent{}, false, e.failedCtx(ctx, err)
 	}
 	v, err := get.Result()
@@ -285,32 +420,51 @@ func (e *Engine) connCount(appID string) *connCount {
 }
 
 // exchangeConns publishes this node's connection counts and learns the other
-// live nodes' in one script.
-func (e *Engine) exchangeConns(ctx context.Context) error {
-	keys := []string{e.k.nodes(), e.k.nodeApps(e.node)}
-	args := []any{e.node}
-	var counts []*connCount
-	var sent []int64
+// live nodes' (live: as of the last heartbeat) in one pipeline.
+func (e *Engine) exchangeConns(ctx context.Context, live []string) error {
+	type row struct {
+		c    *connCount
+		sent int64
+		all  *goredis.MapStringStringCmd
+	}
+	var rows []row
+	var apps []any
+	pipe := e.rdb.Pipeline()
 	e.conns.Range(func(k, v any) bool {
-		c := v.(*connCount)
+		app, c := k.(string), v.(*connCount)
 		n := max(0, c.local.Load())
-		keys = append(keys, e.k.conns(k.(string)))
-		args = append(args, k.(string), n)
-		counts = append(counts, c)
-		sent = append(sent, n)
+		if n > 0 {
+			pipe.HSet(ctx, e.k.conns(app), e.node, n)
+			apps = append(apps, app)
+		} else {
+			pipe.HDel(ctx, e.k.conns(app), e.node)
+		}
+		rows = append(rows, row{c: c, sent: n, all: pipe.HGetAll(ctx, e.k.conns(app))})
 		return true
 	})
-	if len(counts) == 0 {
+	if len(rows) == 0 {
 		return nil
 	}
-	totals, err := syncConns.Run(ctx, e.rdb, keys, args...).Int64Slice()
-	if err != nil {
+	if len(apps) > 0 {
+		pipe.SAdd(ctx, e.k.nodeApps(e.node), apps...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("exchange connection counts: %w", err)
 	}
-	for i, c := range counts {
-		if i < len(totals) {
-			c.remote.Store(max(0, totals[i]-sent[i]))
+	alive := make(map[string]bool, len(live)+1)
+	for _, n := range live {
+		alive[n] = true
+	}
+	alive[e.node] = true
+	for _, r := range rows {
+		var total int64
+		for node, v := range r.all.Val() {
+			if alive[node] {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				total += n
+			}
 		}
+		r.c.remote.Store(max(0, total-r.sent))
 	}
 	return nil
 }
