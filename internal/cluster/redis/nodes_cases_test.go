@@ -16,11 +16,20 @@ import (
 
 func itoa(i int) string { return fmt.Sprint(i) }
 
+// eachRedis runs a multi-node test on the shared standalone Redis and on
+// the test binary's Redis Cluster (sharded pub/sub).
+func eachRedis(t *testing.T, f func(t *testing.T, redisURL string)) {
+	t.Parallel()
+	t.Run("standalone", func(t *testing.T) { t.Parallel(); f(t, "") })
+	t.Run("cluster", func(t *testing.T) { t.Parallel(); f(t, sharedCluster(t).url()) })
+}
+
 // A REST publish on node 1 reaches the subscribers on every node exactly
 // once and in order; socket_id exclusion and client events cross nodes.
-func TestNodesFanout(t *testing.T) {
-	t.Parallel()
-	n := startNodes(t, 3, clusterOpts{})
+func TestNodesFanout(t *testing.T) { eachRedis(t, testNodesFanout) }
+
+func testNodesFanout(t *testing.T, redisURL string) {
+	n := startNodes(t, 3, clusterOpts{redisURL: redisURL})
 	var subs []*pixiutest.Client
 	for _, nd := range []*node{n[0], n[1], n[1], n[2]} {
 		c := nd.dial()
@@ -68,10 +77,11 @@ func TestNodesFanout(t *testing.T) {
 // One user on two nodes is one member: subscription_succeeded lists the
 // members of every node, member_added comes once, member_removed only when
 // the user's last socket (on either node) leaves; webhooks likewise.
-func TestNodesPresence(t *testing.T) {
-	t.Parallel()
+func TestNodesPresence(t *testing.T) { eachRedis(t, testNodesPresence) }
+
+func testNodesPresence(t *testing.T, redisURL string) {
 	hooks := pixiutest.NewReceiver(t)
-	n := startNodes(t, 3, clusterOpts{webhook: hooks.URL})
+	n := startNodes(t, 3, clusterOpts{redisURL: redisURL, webhook: hooks.URL})
 	ch := "presence-room"
 	watcher := n[2].dial()
 	watcher.Subscribe(ch, "app-key", "app-secret", `{"user_id":"w"}`)
@@ -124,10 +134,11 @@ func TestNodesPresence(t *testing.T) {
 
 // channel_occupied and channel_vacated fire once cluster-wide, however the
 // subscriptions are spread; REST counts are the whole cluster's from any node.
-func TestNodesOccupancyAndCounts(t *testing.T) {
-	t.Parallel()
+func TestNodesOccupancyAndCounts(t *testing.T) { eachRedis(t, testNodesOccupancyAndCounts) }
+
+func testNodesOccupancyAndCounts(t *testing.T, redisURL string) {
 	hooks := pixiutest.NewReceiver(t)
-	n := startNodes(t, 3, clusterOpts{webhook: hooks.URL})
+	n := startNodes(t, 3, clusterOpts{redisURL: redisURL, webhook: hooks.URL})
 	var clients []*pixiutest.Client
 	for i, nd := range []*node{n[0], n[0], n[1], n[2], n[2], n[2]} {
 		c := nd.dial()
@@ -175,8 +186,11 @@ func TestNodesOccupancyAndCounts(t *testing.T) {
 // terminate_connections on one node closes the user's sockets on every node;
 // max_connections counts the whole cluster.
 func TestNodesTerminateAndConnectionLimit(t *testing.T) {
-	t.Parallel()
-	n := startNodes(t, 3, clusterOpts{mutate: func(c *config.Config) {
+	eachRedis(t, testNodesTerminateAndConnectionLimit)
+}
+
+func testNodesTerminateAndConnectionLimit(t *testing.T, redisURL string) {
+	n := startNodes(t, 3, clusterOpts{redisURL: redisURL, mutate: func(c *config.Config) {
 		c.Apps = append(c.Apps, pixiutest.App("small", "small-key", "small-secret", func(s *apps.Settings) { s.MaxConnections = 2 }))
 	}})
 	victims := []*pixiutest.Client{n[1].dial(), n[2].dial()}
@@ -217,10 +231,11 @@ func signin(t *testing.T, c *pixiutest.Client, user string) {
 // SIGKILL a node: the survivors remove its members and subscriptions within
 // the documented bound (lease 10s + one renewal period ≤ 15s) and announce
 // them exactly once, to clients and webhooks.
-func TestNodesSIGKILL(t *testing.T) {
-	t.Parallel()
+func TestNodesSIGKILL(t *testing.T) { eachRedis(t, testNodesSIGKILL) }
+
+func testNodesSIGKILL(t *testing.T, redisURL string) {
 	hooks := pixiutest.NewReceiver(t)
-	n := startNodes(t, 3, clusterOpts{webhook: hooks.URL})
+	n := startNodes(t, 3, clusterOpts{redisURL: redisURL, webhook: hooks.URL})
 	ch := "presence-k"
 	watcher := n[0].dial()
 	watcher.Subscribe(ch, "app-key", "app-secret", `{"user_id":"stays"}`)
@@ -327,9 +342,10 @@ func TestNodesRedisOutage(t *testing.T) {
 
 // Watchlist online/offline is cluster-wide: a user signing in on one node is
 // announced to watchers on another, once, and so is its last sign-out.
-func TestNodesWatchlist(t *testing.T) {
-	t.Parallel()
-	n := startNodes(t, 2, clusterOpts{})
+func TestNodesWatchlist(t *testing.T) { eachRedis(t, testNodesWatchlist) }
+
+func testNodesWatchlist(t *testing.T, redisURL string) {
+	n := startNodes(t, 2, clusterOpts{redisURL: redisURL})
 	w := n[0].dial()
 	ud := `{"id":"watcher","watchlist":["star"]}`
 	w.Send("pusher:signin", "", map[string]any{"user_data": ud,
@@ -363,10 +379,11 @@ func TestNodesWatchlist(t *testing.T) {
 // A channel vacated on one node and re-occupied on another within the
 // webhook hold (3 s; 1 s here) sends no channel_vacated: the held event is re-checked
 // against the cluster when its hold ends (protocol.md §7.3).
-func TestNodesVacateHoldAcrossNodes(t *testing.T) {
-	t.Parallel()
+func TestNodesVacateHoldAcrossNodes(t *testing.T) { eachRedis(t, testNodesVacateHoldAcrossNodes) }
+
+func testNodesVacateHoldAcrossNodes(t *testing.T, redisURL string) {
 	hooks := pixiutest.NewReceiver(t)
-	n := startNodes(t, 2, clusterOpts{webhook: hooks.URL, mutate: func(c *config.Config) {
+	n := startNodes(t, 2, clusterOpts{redisURL: redisURL, webhook: hooks.URL, mutate: func(c *config.Config) {
 		c.Webhooks.VacateDelay = config.Duration(time.Second)
 	}})
 	a := n[0].dial()
