@@ -2,7 +2,7 @@
 GO ?= go
 NPM ?= npm
 
-.PHONY: run build binary embed-js release test test-go test-e2e test-browser bench deps-js vet
+.PHONY: run build binary embed-js release image test test-go test-e2e test-container test-browser bench deps-js vet
 
 # What `pixiu version` (and the build-info metric) reports: injected into
 # internal/buildinfo by -ldflags. Override on the command line
@@ -81,6 +81,17 @@ release: deps-js embed-js
 	rm -rf dist/licenses
 	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
 
+# image builds the container image FROM scratch around bin/pixiu
+# (deploy/container/Containerfile.local; nothing is pulled). The context is
+# bin/image: the binary and the empty data directory the volume mounts on.
+# CONTAINER=docker works too; IMAGE names the result.
+CONTAINER ?= podman
+IMAGE ?= pixiu:$(VERSION)
+image: build ## the container image (podman or docker) from bin/pixiu
+	rm -rf bin/image && mkdir -p bin/image/data && cp bin/pixiu bin/image/pixiu
+	$(CONTAINER) build $(if $(filter podman buildah,$(notdir $(firstword $(CONTAINER)))),--format docker) \
+		-f deploy/container/Containerfile.local -t $(IMAGE) bin/image
+
 deps-js: ## install pinned JS dependencies (pusher-js for the demo, test clients)
 	@if [ -f package-lock.json ]; then $(NPM) ci --no-audit --no-fund --silent; fi
 
@@ -89,7 +100,7 @@ vet:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-test: vet deps-js test-go test-e2e test-browser ## every test: Go (race) + conformance suite with the official clients
+test: vet deps-js test-go test-e2e test-container test-browser ## every test: Go (race) + conformance suite with the official clients
 
 test-go: embed-js
 	$(GO) test -race -count=1 ./...
@@ -98,6 +109,10 @@ test-e2e: build
 	cd e2e && $(NPM) ci --no-audit --no-fund --silent && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) test
 	@# Once more over TLS (Pixiu's own tls.cert_file): a CA made with openssl, wss:// and https:// clients.
 	cd e2e && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) run test-tls
+
+# The image built, run, restarted and probed with podman (e2e/container/).
+test-container: build
+	cd e2e && $(NPM) ci --no-audit --no-fund --silent && PIXIU_BIN=$(CURDIR)/bin/pixiu node --test --test-timeout=600000 container/
 
 test-browser: deps-js build ## the demo end to end in headless Chromium (Debian's chromium package)
 	PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) run test:browser

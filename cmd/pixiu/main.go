@@ -8,6 +8,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Mozilla's root certificates, used only where the system has none
+	// (the FROM-scratch container image): webhooks to https URLs and
+	// rediss:// need them.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/pixiu-io/pixiu/internal/cli"
 )
 

@@ -22,6 +22,7 @@ Usage:
   pixiu apps create NAME | list | show ID | update ID --flag… | rotate-secret ID | delete ID
   pixiu console reset-password [--password-stdin] | sign-out-everywhere
   pixiu config check FILE | pixiu config default
+  pixiu health [--ready] [--addr HOST:PORT]
   pixiu version [--json]
 
 -h/--help on any command prints its usage; a wrong flag or argument exits 2.
@@ -52,6 +53,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return runApps(ctx, rest, getenv, stdout, stderr)
 	case "console":
 		return runConsole(ctx, rest, getenv, os.Stdin, stdout, stderr)
+	case "health":
+		return runHealth(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
 		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
