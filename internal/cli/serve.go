@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var demo, devApp boolFlag
 	fs.Var(&demo, "demo", "serve the exchange demo under /demo: true or false (env PIXIU_DEMO, default true)")
 	fs.Var(&devApp, "dev-app", "create the development app app-id/app-key/app-secret while no other app exists: true or false (env PIXIU_DEV_APP, default true)")
-	clusterURL := fs.String("cluster", "", "join a cluster through Redis: redis://127.0.0.1:6379/0, redis+sentinel://host:26379[,host:port…]/master-name[/db] (env PIXIU_CLUSTER, default single node)")
+	clusterURL := fs.String("cluster", "", "join a cluster through Redis: redis://127.0.0.1:6379/0, redis+sentinel://host:26379[,host:port…]/master-name[/db], redis+cluster://host:port[,host:port…] (env PIXIU_CLUSTER, default single node)")
 	if _, code := c.parse(args, 0); code >= 0 {
 		return code
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -75,8 +76,24 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep, err := run(ctx, opts)
 	if rep != nil {
 		rep.add("target", opts.Target.Addr())
+		if len(opts.Subscribers) > 0 {
+			all := []string{opts.Target.Addr()}
+			for _, t := range opts.Subscribers {
+				all = append(all, t.Addr())
+			}
+			rep.add("subscriber_targets", all)
+		}
+		if opts.REST != nil {
+			rep.add("rest_target", opts.REST.Addr())
+		}
 		if opts.ServerPID > 0 {
 			rep.add("server_pid", opts.ServerPID)
+		}
+		if len(opts.MorePIDs) > 0 {
+			rep.add("more_server_pids", opts.MorePIDs)
+		}
+		if len(opts.RedisPIDs) > 0 {
+			rep.add("redis_pid", opts.RedisPIDs)
 		}
 		if werr := rep.write(stdout, c.json); werr != nil {
 			fmt.Fprintf(stderr, "pixiu-bench: %v\n", werr)
@@ -100,6 +117,7 @@ type command struct {
 	fs             *flag.FlagSet
 
 	url, appID, key, secret string
+	restURL, redisPID       string
 	serverPID, httpClient   string
 	cpuProfile              string
 	json, quiet             bool
@@ -114,11 +132,13 @@ func (c *command) scenario() (scenarioFunc, error) {
 	c.fs = flag.NewFlagSet("pixiu-bench "+c.name, flag.ContinueOnError)
 	c.fs.SetOutput(c.stderr)
 	fs := c.fs
-	fs.StringVar(&c.url, "url", "ws://127.0.0.1:6001", "server address (ws://host:port, http://host:port or host:port); loopback only")
+	fs.StringVar(&c.url, "url", "ws://127.0.0.1:6001", "server address (ws://host:port, http://host:port or host:port); loopback only. fanout: a comma-separated list spreads the subscribers over several nodes")
+	fs.StringVar(&c.restURL, "rest-url", "", "fanout: publish through this node's REST API instead of the first --url (cross-node cost)")
+	fs.StringVar(&c.redisPID, "redis-pid", "", "fanout: Redis process ids (comma-separated) whose CPU is read from /proc: Redis CPU per published event")
 	fs.StringVar(&c.appID, "app-id", "app-id", "app id (REST path)")
 	fs.StringVar(&c.key, "key", "app-key", "app key")
 	fs.StringVar(&c.secret, "secret", "app-secret", "app secret (REST signing)")
-	fs.StringVar(&c.serverPID, "server-pid", "", `server process id to read CPU/RSS from /proc, or "auto" (the process listening on the port)`)
+	fs.StringVar(&c.serverPID, "server-pid", "", `server process id(s), comma-separated, to read CPU/RSS from /proc (summed, and per process), or "auto" (the processes listening on the --url and --rest-url ports)`)
 	fs.StringVar(&c.httpClient, "http", httpRaw, `REST client: "raw" (minimal keep-alive HTTP/1.1, cheap) or "std" (net/http)`)
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file")
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
@@ -187,33 +207,71 @@ func (c *command) options(ctx context.Context) (runOptions, int) {
 		fmt.Fprintf(c.stderr, "pixiu-bench: --http must be %q or %q\n", httpRaw, httpStd)
 		return runOptions{}, exitUsage
 	}
-	t, err := ResolveTarget(ctx, c.url)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "pixiu-bench: refusing target: %v\n", err)
+	urls := strings.Split(c.url, ",")
+	if len(urls) > 1 && c.name != "fanout" {
+		fmt.Fprintf(c.stderr, "pixiu-bench: only fanout takes several --url\n")
 		return runOptions{}, exitUsage
 	}
+	if (c.restURL != "" || c.redisPID != "") && c.name != "fanout" {
+		fmt.Fprintf(c.stderr, "pixiu-bench: --rest-url and --redis-pid are for fanout\n")
+		return runOptions{}, exitUsage
+	}
+	var targets []Target
+	for _, u := range urls {
+		t, err := ResolveTarget(ctx, strings.TrimSpace(u))
+		if err != nil {
+			fmt.Fprintf(c.stderr, "pixiu-bench: refusing target: %v\n", err)
+			return runOptions{}, exitUsage
+		}
+		targets = append(targets, t)
+	}
 	o := runOptions{
-		Target: t, AppID: c.appID, Key: c.key, Secret: c.secret,
+		Target: targets[0], Subscribers: targets[1:], AppID: c.appID, Key: c.key, Secret: c.secret,
 		HTTP: c.httpClient, Loops: c.loops, DialWorkers: c.dialWorkers,
 		ConnectTimeout: c.connectTimeout, SetupTimeout: c.setupTimeout,
+	}
+	if c.restURL != "" {
+		t, err := ResolveTarget(ctx, c.restURL)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "pixiu-bench: refusing target: %v\n", err)
+			return runOptions{}, exitUsage
+		}
+		o.REST = &t
+		targets = append(targets, t)
 	}
 	if !c.quiet {
 		o.Progress = c.stderr
 	}
+	var pids []int
 	switch c.serverPID {
 	case "":
 	case "auto":
-		if o.ServerPID, err = findListenerPID(t.Port); err != nil {
-			fmt.Fprintf(c.stderr, "pixiu-bench: %v\n", err)
-			return o, exitUsage
+		seen := map[int]bool{}
+		for _, t := range targets {
+			pid, err := findListenerPID(t.Port)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "pixiu-bench: %v\n", err)
+				return o, exitUsage
+			}
+			if !seen[pid] {
+				seen[pid] = true
+				pids = append(pids, pid)
+			}
 		}
 	default:
-		if o.ServerPID, err = strconv.Atoi(c.serverPID); err != nil || o.ServerPID <= 0 {
-			fmt.Fprintf(c.stderr, "pixiu-bench: bad --server-pid %q\n", c.serverPID)
+		var err error
+		if pids, err = parsePIDs(c.serverPID); err != nil {
+			fmt.Fprintf(c.stderr, "pixiu-bench: bad --server-pid: %v\n", err)
 			return o, exitUsage
 		}
-		if _, err := readProc(o.ServerPID); err != nil {
-			fmt.Fprintf(c.stderr, "pixiu-bench: %v\n", err)
+	}
+	if len(pids) > 0 {
+		o.ServerPID, o.MorePIDs = pids[0], pids[1:]
+	}
+	if c.redisPID != "" {
+		var err error
+		if o.RedisPIDs, err = parsePIDs(c.redisPID); err != nil {
+			fmt.Fprintf(c.stderr, "pixiu-bench: bad --redis-pid: %v\n", err)
 			return o, exitUsage
 		}
 	}
@@ -227,6 +285,22 @@ func (c *command) options(ctx context.Context) (runOptions, int) {
 		return o, exitUsage
 	}
 	return o, exitOK
+}
+
+// parsePIDs reads a comma-separated list of readable process ids.
+func parsePIDs(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%q is not a process id", f)
+		}
+		if _, err := readProc(pid); err != nil {
+			return nil, err
+		}
+		out = append(out, pid)
+	}
+	return out, nil
 }
 
 // socketsNeeded reads the connection count flag of the scenario.

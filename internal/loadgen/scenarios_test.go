@@ -163,3 +163,50 @@ func TestMainJSONAgainstFakeServer(t *testing.T) {
 		})
 	}
 }
+
+// The cross-node form of fanout: subscribers spread over several targets,
+// REST on another, several server processes and Redis processes read. The
+// fake server stands for every node (one process), so the figures are
+// checked for presence and sense, not value.
+func TestFanoutAcrossNodesFlags(t *testing.T) {
+	t.Parallel()
+	s1, s2 := startFakeServer(t), startFakeServer(t)
+	pid := strconv.Itoa(os.Getpid())
+	var out, errOut bytes.Buffer
+	args := []string{"fanout", "--subs", "10", "--events", "20", "--json", "--quiet",
+		"--url", s1.addr + "," + s1.addr, "--rest-url", s1.addr,
+		"--server-pid", pid + "," + pid, "--redis-pid", pid}
+	if code := Main(context.Background(), args, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errOut.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out.String())
+	}
+	if got["ok"] != true || got["delivered"] != float64(200) {
+		t.Fatalf("unexpected result %v", got)
+	}
+	for _, k := range []string{"server_cpu_us_per_delivery_by_process", "redis_cpu_us_per_event",
+		"subscriber_targets", "rest_target", "more_server_pids", "redis_pid"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("no %s in %v", k, got)
+		}
+	}
+	if by, _ := got["server_cpu_us_per_delivery_by_process"].([]any); len(by) != 2 {
+		t.Errorf("per-process figures %v, want 2", got["server_cpu_us_per_delivery_by_process"])
+	}
+
+	// Refused: several --url or --rest-url outside fanout, a bad pid.
+	for _, bad := range [][]string{
+		{"idle", "--url", s1.addr + "," + s2.addr},
+		{"publish", "--url", s1.addr, "--rest-url", s2.addr},
+		{"fanout", "--url", s1.addr, "--redis-pid", "x"},
+		{"fanout", "--url", s1.addr, "--server-pid", "1,-2"},
+		{"fanout", "--url", s1.addr, "--rest-url", "10.0.0.1:80"},
+	} {
+		var o, e bytes.Buffer
+		if code := Main(context.Background(), append(bad, "--quiet"), &o, &e); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", bad, code, exitUsage, e.String())
+		}
+	}
+}
