@@ -2,7 +2,7 @@
 GO ?= go
 NPM ?= npm
 
-.PHONY: run build binary embed-js release image test test-go test-e2e test-container test-browser bench deps-js vet
+.PHONY: run build binary embed-js release image test test-go test-e2e test-container test-browser bench deps-js vet compare
 
 # What `pixiu version` (and the build-info metric) reports: injected into
 # internal/buildinfo by -ldflags. Override on the command line
@@ -119,3 +119,17 @@ test-browser: deps-js build ## the demo end to end in headless Chromium (Debian'
 
 bench: ## Go micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+# compare: Pixiu against soketi 1.6.1 on loopback, interleaved, medians and ratios
+# (docs/PERFORMANCE.md); not part of `make test`. soketi is installed into .compare/ (ignored)
+# from scripts/soketi/, whose npm override replaces soketi's uWebSockets.js (a Git tag that
+# cannot be fetched, without a Node 20 build) with @trufflesuite/uws-js-unofficial.
+# COMPARE_FLAGS="--rounds 1 --scenarios churn,publish --out runs.json" narrows a run.
+COMPARE_FLAGS ?=
+compare: build
+	@mkdir -p .compare
+	@if ! cmp -s scripts/soketi/package-lock.json .compare/package-lock.json || [ ! -f .compare/node_modules/@soketi/soketi/bin/server.js ]; then \
+		cp scripts/soketi/package.json scripts/soketi/package-lock.json .compare/ && \
+		cd .compare && $(NPM) ci --no-audit --no-fund --ignore-scripts; \
+	fi
+	bin/pixiu-bench compare --pixiu bin/pixiu --soketi .compare/node_modules/@soketi/soketi/bin/server.js $(COMPARE_FLAGS)

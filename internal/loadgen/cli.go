@@ -30,6 +30,7 @@ scenarios:
   publish  signed REST publishes to a channel without subscribers; publishes/s
   churn    connect → subscribe → close cycles; cycles/s
   slow     never-reading subscribers next to reading ones; server RSS and descriptors, loss, p99
+  compare  the scenarios above against Pixiu and soketi, interleaved; medians and ratios (make compare)
 
 Run "pixiu-bench <scenario> -h" for its flags.
 `
@@ -44,6 +45,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		return exitOK
+	}
+	if args[0] == "compare" {
+		return runCompare(ctx, args[1:], stdout, stderr)
 	}
 	c := &command{name: args[0], stdout: stdout, stderr: stderr}
 	run, err := c.scenario()
