@@ -57,6 +57,25 @@ func TestHealthUsesAdminAddr(t *testing.T) {
 	}
 }
 
+// TestHealthOverTLS: with tls.* set (and no admin_addr) the probe speaks
+// HTTPS to the port; --tls=false forces plain HTTP, which the TLS port
+// refuses.
+func TestHealthOverTLS(t *testing.T) {
+	t.Parallel()
+	cert, key, _ := pixiutest.NewCA(t).Leaf(t)
+	srv := pixiutest.Start(t, func(c *config.Config) { c.TLS.CertFile, c.TLS.KeyFile = cert, key })
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	vars := map[string]string{"PIXIU_HOST": host, "PIXIU_PORT": port, "PIXIU_TLS_CERT_FILE": cert, "PIXIU_TLS_KEY_FILE": key}
+	code, out, errOut := runHealthArgs(t, vars, "--ready")
+	if code != 0 || !strings.HasPrefix(out, "ok: GET https://"+srv.Addr+"/ready: 200 ") {
+		t.Fatalf("health --ready over TLS = %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = runHealthArgs(t, vars, "--tls=false")
+	if code != 1 || !strings.HasPrefix(errOut, "pixiu health: GET http://"+srv.Addr+"/health: 400 Bad Request") {
+		t.Fatalf("health --tls=false against the TLS port = %d, stderr %q", code, errOut)
+	}
+}
+
 // TestHealthUnhealthyAnswers: anything but 200 exits 1 naming the URL, the
 // status and the server's reason; redirects are not followed.
 func TestHealthUnhealthyAnswers(t *testing.T) {
