@@ -2,7 +2,7 @@
 GO ?= go
 NPM ?= npm
 
-.PHONY: run build binary embed-js release image test test-go test-e2e test-container test-browser bench deps-js vet compare
+.PHONY: run build binary embed-js release image tools test test-go test-e2e test-container test-browser bench deps-js vet compare
 
 # What `pixiu version` (and the build-info metric) reports: injected into
 # internal/buildinfo by -ldflags. Override on the command line
@@ -102,7 +102,15 @@ vet:
 
 test: vet deps-js test-go test-e2e test-container test-browser ## every test: Go (race) + conformance suite with the official clients
 
-test-go: embed-js
+# tools installs the pinned helm the chart is linted with (deploy/deploy_test.go;
+# keep HELM_VERSION in step with its HelmVersion), once: later runs reuse it.
+HELM_VERSION := v4.3.2
+HELM := bin/tools/helm-$(HELM_VERSION)/helm
+tools: $(HELM)
+$(HELM):
+	GOBIN=$(CURDIR)/$(dir $(HELM)) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+
+test-go: embed-js tools
 	$(GO) test -race -count=1 ./...
 
 test-e2e: build
