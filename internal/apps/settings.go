@@ -38,6 +38,9 @@ type Settings struct {
 	// accepted ("https://app.example.com", "https://*.example.com", "*");
 	// empty means any (see OriginAllowed). Others get 4009.
 	AllowedOrigins []string `json:"allowed_origins" yaml:"allowed_origins"`
+
+	// History is which channels keep their recent events (history.go).
+	History History `json:"history" yaml:"history"`
 }
 
 // Webhook is one webhook endpoint of an app.
@@ -69,10 +72,12 @@ const (
 // Defaults returns the settings of a new app: enabled, client events,
 // user authentication and subscription counts off, 100 presence members,
 // 10 client events per second, no connection limit, no quota, no webhooks,
-// no name (every app needs one).
+// no name (every app needs one), no channel history (100 events for an
+// hour once channels are named).
 func Defaults() Settings {
 	return Settings{Enabled: true, MaxPresenceMembers: DefaultMaxPresenceMembers,
-		MaxClientEventsPerSecond: DefaultMaxClientEventsPerSecond}
+		MaxClientEventsPerSecond: DefaultMaxClientEventsPerSecond,
+		History: History{MaxEvents: DefaultHistoryMaxEvents, MaxAgeSeconds: DefaultHistoryMaxAgeSeconds}}
 }
 
 // FieldErrors maps each invalid setting (its JSON/YAML name, e.g.
@@ -118,6 +123,7 @@ func (s *Settings) Validate() error {
 	checkRange(fe, "daily_message_quota", s.DailyMessageQuota, 0, MaxDailyMessageQuota, "0 (unlimited)")
 	validateWebhooks(fe, s.Webhooks)
 	checkOrigins(fe, s.AllowedOrigins)
+	validateHistory(fe, s.History)
 	if len(fe) > 0 {
 		return fe
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func named(name string, edit func(*Settings)) Settings {
@@ -91,8 +92,45 @@ func TestAppJSON(t *testing.T) {
 	}
 	want := `{"id":"1","key":"k","name":"n","enabled":true,"client_events":false,"user_auth":false,` +
 		`"subscription_count":false,"max_connections":0,"max_presence_members":100,` +
-		`"max_client_events_per_second":10,"daily_message_quota":0,"webhooks":null,"allowed_origins":null,"read_only":true}`
+		`"max_client_events_per_second":10,"daily_message_quota":0,"webhooks":null,"allowed_origins":null,` +
+		`"history":{"channels":null,"max_events":100,"max_age_seconds":3600},"read_only":true}`
 	if string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+}
+
+func TestHistorySettings(t *testing.T) {
+	t.Parallel()
+	s := named("n", nil)
+	if n, age := s.HistoryFor("price-btc"); n != 0 || age != 0 {
+		t.Fatalf("history on by default: %d %s", n, age)
+	}
+	s.History.Channels = []string{"price-", "private-orders"}
+	if n, age := s.HistoryFor("price-btc"); n != 100 || age != time.Hour {
+		t.Fatalf("price-btc: %d %s, want 100 events for 1h", n, age)
+	}
+	if n, _ := s.HistoryFor("chat"); n != 0 {
+		t.Fatalf("chat matched no prefix but keeps %d", n)
+	}
+	s.History.Channels = []string{"*"}
+	if n, _ := s.HistoryFor("anything"); n != 100 {
+		t.Fatalf(`"*" does not match every channel`)
+	}
+	for _, tc := range []struct {
+		field string
+		set   func(*History)
+	}{
+		{"history.max_events", func(h *History) { h.MaxEvents = 0 }},
+		{"history.max_events", func(h *History) { h.MaxEvents = MaxHistoryEvents + 1 }},
+		{"history.max_age_seconds", func(h *History) { h.MaxAgeSeconds = 0 }},
+		{"history.channels", func(h *History) { h.Channels = []string{"bad prefix"} }},
+		{"history.channels", func(h *History) { h.Channels = make([]string, MaxHistoryChannels+1) }},
+	} {
+		bad := named("n", nil)
+		tc.set(&bad.History)
+		var fe FieldErrors
+		if err := bad.Validate(); !errors.As(err, &fe) || fe[tc.field] == "" {
+			t.Errorf("%+v: %v, want an error on %s", bad.History, err, tc.field)
+		}
 	}
 }

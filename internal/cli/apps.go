@@ -30,7 +30,8 @@ Commands (on the store of the config: --config FILE or PIXIU_CONFIG, PIXIU_STORE
   delete ID                    delete the app and its usage (its connections are closed)
 
 Settings flags: --name, --enabled, --client-events, --user-auth, --subscription-count, --allowed-origins,
-  --max-connections, --max-presence-members, --max-client-events-per-second, --quota
+  --max-connections, --max-presence-members, --max-client-events-per-second, --quota,
+  --history, --history-max-events, --history-max-age
 Common flags: --config FILE, --json
 A running server picks up changes within 2 seconds.
 `
@@ -148,6 +149,18 @@ func (sf *settingsFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&v.MaxPresenceMembers, "max-presence-members", d.MaxPresenceMembers, "members per presence channel")
 	fs.IntVar(&v.MaxClientEventsPerSecond, "max-client-events-per-second", d.MaxClientEventsPerSecond, "per connection (4301 past it)")
 	fs.Int64Var(&v.DailyMessageQuota, "quota", d.DailyMessageQuota, "daily message quota, 0 = unlimited (REST publishes get 403 past it)")
+	fs.Func("history", `comma-separated channel name prefixes that keep their recent events ("*" = all, "" = none)`,
+		func(s string) error {
+			v.History.Channels = nil
+			for _, p := range strings.Split(s, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					v.History.Channels = append(v.History.Channels, p)
+				}
+			}
+			return nil
+		})
+	fs.IntVar(&v.History.MaxEvents, "history-max-events", d.History.MaxEvents, "events each history channel keeps")
+	fs.IntVar(&v.History.MaxAgeSeconds, "history-max-age", d.History.MaxAgeSeconds, "seconds a kept event lives")
 	fs.Func("allowed-origins", `comma-separated browser origins that may connect, e.g. https://*.example.com ("" = any)`,
 		func(s string) error {
 			v.AllowedOrigins = nil
@@ -185,6 +198,12 @@ func (sf *settingsFlags) apply(fs *flag.FlagSet, st *apps.Settings) {
 			st.DailyMessageQuota = v.DailyMessageQuota
 		case "allowed-origins":
 			st.AllowedOrigins = v.AllowedOrigins
+		case "history":
+			st.History.Channels = v.History.Channels
+		case "history-max-events":
+			st.History.MaxEvents = v.History.MaxEvents
+		case "history-max-age":
+			st.History.MaxAgeSeconds = v.History.MaxAgeSeconds
 		}
 	})
 }

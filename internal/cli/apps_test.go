@@ -89,6 +89,13 @@ func TestAppsLifecycle(t *testing.T) {
 	if a := e.json("show", id); a.Key != key || a.Secret != secret || a.Enabled {
 		t.Fatalf("show: %+v", a)
 	}
+	a = e.json("update", id, "--history", "price-, private-orders", "--history-max-events", "20")
+	if strings.Join(a.History.Channels, "|") != "price-|private-orders" || a.History.MaxEvents != 20 || a.History.MaxAgeSeconds != 3600 {
+		t.Fatalf("update history: %+v", a.History)
+	}
+	if code, _, errs := e.run("update", id, "--history-max-age", "0"); code != 2 || !strings.Contains(errs, "history.max_age_seconds") {
+		t.Fatalf("history-max-age 0: %d %s", code, errs)
+	}
 	if a := e.json("rotate-secret", id); a.Secret == secret || a.Key != key {
 		t.Fatalf("rotate: %+v", a)
 	}

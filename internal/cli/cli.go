@@ -18,6 +18,7 @@ Usage:
   pixiu trigger --channel C --event E --data JSON [--app-id … --key … --secret …]
   pixiu channels [--prefix P] [--info user_count]
   pixiu users --channel presence-…
+  pixiu history --channel C [--limit N] [--since ID]
   pixiu webhooks status | dead-letters [--app ID] [--json] | replay (ID ... | --all) | purge [--app ID] [--older-than D]
   pixiu apps create NAME | list | show ID | update ID --flag… | rotate-secret ID | delete ID
   pixiu console reset-password [--password-stdin] | sign-out-everywhere
@@ -45,6 +46,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return runChannels(ctx, rest, getenv, stdout, stderr)
 	case "users":
 		return runUsers(ctx, rest, getenv, stdout, stderr)
+	case "history":
+		return runHistory(ctx, rest, getenv, stdout, stderr)
 	case "webhooks":
 		return runWebhooks(ctx, rest, getenv, stdout, stderr)
 	case "config":

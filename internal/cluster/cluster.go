@@ -27,6 +27,12 @@ type Message struct {
 	// Notice, when not zero, makes the message a notice to the hub instead of
 	// a channel event: it is never delivered to sockets (see Notice).
 	Notice Notice
+	// History, when on, makes Publish keep the event in the channel's
+	// history and set ID (history.go).
+	History HistoryPolicy
+	// ID is the event's history id as delivered: set by the engine on
+	// messages published with History on, empty otherwise.
+	ID string
 }
 
 // Notice is what a non-event Message tells the hub.
@@ -61,6 +67,9 @@ type Broker interface {
 	// node included (through its Handler), in order per channel and exactly
 	// once per listening node. A message with an empty Channel reaches every
 	// node. An error means the message may not have reached other nodes.
+	// With m.History on, the event is appended to the channel's history
+	// first and delivered with its id, atomically: ids ascend in delivery
+	// order on every node (history.go).
 	Publish(ctx context.Context, m Message) error
 	// Listen makes this node receive messages for a channel. Listen and
 	// Unlisten are reference-counted by the engine: the hub calls Listen for
@@ -137,6 +146,9 @@ type Engine interface {
 	Subscriptions
 	Cache
 	Connections
+	History
+	// HistoryStats returns the engine's history counters.
+	HistoryStats() HistoryStats
 	// Ready reports whether the engine can currently serve (e.g. Redis reachable).
 	Ready() error
 	// Blocking reports whether calls may wait on network I/O. Transports

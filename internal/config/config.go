@@ -117,6 +117,16 @@ type Limits struct {
 	// served at once).
 	MaxSubscribesPS int `yaml:"max_subscriptions_per_second"`
 	SubscribeBurst  int `yaml:"subscription_burst"`
+
+	// HistoryMaxBytes bounds the memory all channel history takes with the
+	// in-memory engine (default 64 MiB); past it the least recently
+	// published channels' history is dropped first. The Redis engine keeps
+	// history in Redis (bounded by each app's history settings).
+	HistoryMaxBytes int `yaml:"history_max_bytes"`
+	// HistoryMaxReplay bounds the events one recovery or REST history
+	// read returns (default 100; the REST limit parameter and the recovery
+	// script ask for at most this many).
+	HistoryMaxReplay int `yaml:"history_max_replay"`
 }
 
 // Store selects the app/usage store: SQLite at Path (default
@@ -339,6 +349,8 @@ func (c *Config) ApplyDefaults() {
 	setInt(&l.MaxSubscriptions, 10_000)
 	setInt(&l.MaxSubscribesPS, 20)
 	setInt(&l.SubscribeBurst, 100)
+	setInt(&l.HistoryMaxBytes, 64<<20)
+	setInt(&l.HistoryMaxReplay, 100)
 	if l.CacheTTL == 0 {
 		l.CacheTTL = Duration(30 * time.Minute)
 	}

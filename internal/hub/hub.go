@@ -41,6 +41,10 @@ type Options struct {
 	// changed subscription counts, and between two updates of one channel
 	// (larger channels wait longer, see counts.go; default 250 ms).
 	CountWindow time.Duration
+	// History, if set, returns the history policy of an app's channel
+	// (issue 15; off when zero). It is asked once per publish and must be
+	// cheap.
+	History func(appID, channel string) cluster.HistoryPolicy
 }
 
 // Hub is one node's realtime state. It is safe for concurrent use.
@@ -149,7 +153,7 @@ func (h *Hub) Deliver(m cluster.Message) {
 	k := chanKey{m.AppID, m.Channel}
 	s := h.shardFor(k)
 	bp := h.framePool.Get().(*[]byte)
-	frame := protocol.AppendEvent((*bp)[:0], m.Event, m.Channel, m.Data, m.UserID)
+	frame := protocol.AppendEventID((*bp)[:0], m.Event, m.Channel, m.Data, m.UserID, m.ID)
 	n := 0
 	s.mu.RLock()
 	if ch := s.channels[k]; ch != nil {
@@ -398,7 +402,7 @@ func (h *Hub) Publish(ctx context.Context, appID string, channels []string, even
 			}
 		}
 		err := h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name, Event: event,
-			Data: data, ExcludeSocket: excludeSocket})
+			Data: data, ExcludeSocket: excludeSocket, History: h.historyPolicy(appID, name)})
 		if err != nil {
 			return err
 		}
@@ -411,7 +415,7 @@ func (h *Hub) Publish(ctx context.Context, appID string, channels []string, even
 // subscribers (protocol.md §3.9). Checks are the caller's job.
 func (h *Hub) ClientEvent(ctx context.Context, appID string, c Client, name, event, data, userID string) error {
 	err := h.engine.Publish(ctx, cluster.Message{AppID: appID, Channel: name, Event: event, Data: data,
-		UserID: userID, ExcludeSocket: c.SocketID()})
+		UserID: userID, ExcludeSocket: c.SocketID(), History: h.historyPolicy(appID, name)})
 	if err == nil {
 		h.clientEvents.Add(1)
 	}

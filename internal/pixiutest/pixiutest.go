@@ -95,6 +95,7 @@ type Event struct {
 	Channel string          `json:"channel"`
 	Data    json.RawMessage `json:"data"`
 	UserID  string          `json:"user_id"`
+	ID      string          `json:"id"` // history id (issue 15)
 }
 
 // DataString returns Data unquoted when it is a JSON string.

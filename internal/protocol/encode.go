@@ -11,6 +11,14 @@ import (
 // encoding, protocol.md §2); channel and userID are omitted when empty.
 // It allocates nothing beyond growing dst.
 func AppendEvent(dst []byte, event, channel, data, userID string) []byte {
+	return AppendEventID(dst, event, channel, data, userID, "")
+}
+
+// AppendEventID is AppendEvent with the event's history id (issue 15) as a
+// last top-level field, `,"id":"<ms>-<seq>"`, when id is not empty. Official
+// clients ignore fields they do not know (pusher-js's Protocol.decodeMessage
+// keeps event, channel, data and user_id); the recovery script reads it.
+func AppendEventID(dst []byte, event, channel, data, userID, id string) []byte {
 	dst = append(dst, `{"event":`...)
 	dst = AppendString(dst, event)
 	if channel != "" {
@@ -22,6 +30,10 @@ func AppendEvent(dst []byte, event, channel, data, userID string) []byte {
 	if userID != "" {
 		dst = append(dst, `,"user_id":`...)
 		dst = AppendString(dst, userID)
+	}
+	if id != "" {
+		dst = append(dst, `,"id":`...)
+		dst = AppendString(dst, id)
 	}
 	return append(dst, '}')
 }

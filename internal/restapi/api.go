@@ -33,6 +33,7 @@ type Options struct {
 	MaxChannelNameLen int           // default 200
 	MaxBodyBytes      int64         // default httpwire.DefaultMaxBody (1 MiB) → 413
 	MaxTimestampSkew  time.Duration // default 600 s
+	MaxHistoryLimit   int           // largest history read (limit=), default 100
 	Now               func() time.Time
 	// Admit, if set, is asked before each publish (quotas); an *Error it
 	// returns is sent to the client.
@@ -72,6 +73,7 @@ func New(opts Options) *API {
 	def(&opts.MaxBatchEvents, 10)
 	def(&opts.MaxEventNameLen, 200)
 	def(&opts.MaxChannelNameLen, 200)
+	def(&opts.MaxHistoryLimit, 100)
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = httpwire.DefaultMaxBody
 	}
@@ -93,6 +95,7 @@ func New(opts Options) *API {
 	a.handle("GET /apps/{app_id}/channels", a.channels)
 	a.handle("GET /apps/{app_id}/channels/{channel_name}", a.channel)
 	a.handle("GET /apps/{app_id}/channels/{channel_name}/users", a.users)
+	a.handle("GET /apps/{app_id}/channels/{channel_name}/history", a.history)
 	a.handle("POST /apps/{app_id}/users/{user_id}/terminate_connections", a.terminate)
 	unmatched := &routeCounter{route: "unmatched"}
 	a.routes = append(a.routes, unmatched)

@@ -62,7 +62,7 @@ func newMetricDescs(perApp bool) *metricDescs {
 // scrape time.
 func (s *Server) wireMetrics() (http.Handler, error) {
 	d := newMetricDescs(s.cfg.Metrics.AppLabels())
-	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }))
+	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }), s.historyMetrics())
 	return h, err
 }
 

@@ -62,7 +62,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	h, err := hub.New(hub.Options{CacheTTL: cfg.Limits.CacheTTL.D(), Observer: &s.observers,
-		OnDeliver: s.onDeliver()}, s.newEngine)
+		OnDeliver: s.onDeliver(), History: s.historyPolicy}, s.newEngine)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -80,6 +80,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxBatchEvents:    cfg.Limits.MaxBatchEvents,
 		MaxEventNameLen:   cfg.Limits.MaxEventNameLen,
 		MaxChannelNameLen: cfg.Limits.MaxChannelNameLen,
+		MaxHistoryLimit:   cfg.Limits.HistoryMaxReplay,
 		Admit:             s.admitPublish(),
 		OnError:           s.onAPIError(),
 	})
@@ -113,6 +114,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		// Subscribe rate and event loops (issue 10).
 		MaxSubscribesPerSecond: cfg.Limits.MaxSubscribesPS,
 		SubscribeBurst:         cfg.Limits.SubscribeBurst,
+		MaxHistoryReplay:       cfg.Limits.HistoryMaxReplay,
 		EventLoops:             cfg.EventLoops,
 		TLS:                    tlsTerm.serve(),
 	})

@@ -16,7 +16,7 @@ func (s *Server) newEngine(deliver cluster.Handler) (cluster.Engine, error) {
 	case err != nil:
 		return nil, err
 	case !ok:
-		return memory.New(deliver), nil
+		return memory.NewWithOptions(memory.Options{HistoryMaxBytes: s.cfg.Limits.HistoryMaxBytes}, deliver), nil
 	}
 	e, err := redis.New(redis.Options{
 		Redis:     r,
@@ -31,4 +31,15 @@ func (s *Server) newEngine(deliver cluster.Handler) (cluster.Engine, error) {
 	s.log.Info("cluster engine: redis", "redis", r.String(), "mode", string(r.Mode), "node_id", e.NodeID(),
 		"key_prefix", c.KeyPrefix, "lease_ttl", c.LeaseTTL.D().String())
 	return e, nil
+}
+
+// historyPolicy is the hub's History hook: the app's history settings for
+// the channel, looked up in the registry's current snapshot.
+func (s *Server) historyPolicy(appID, channel string) cluster.HistoryPolicy {
+	a, err := s.apps.ByID(appID)
+	if err != nil {
+		return cluster.HistoryPolicy{}
+	}
+	n, age := a.HistoryFor(channel)
+	return cluster.HistoryPolicy{MaxEvents: n, MaxAge: age}
 }

@@ -17,18 +17,24 @@ import (
 
 const appColumns = `id, key, secret, name, enabled, client_events, user_auth, subscription_count,
 	max_connections, max_presence_members, max_client_events_per_second, daily_message_quota, webhooks,
-	allowed_origins`
+	allowed_origins, history`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanApp(r scanner) (*apps.App, error) {
 	var a apps.App
-	var hooks, origins string
+	var hooks, origins, history string
 	err := r.Scan(&a.ID, &a.Key, &a.Secret, &a.Name, &a.Enabled, &a.ClientEvents, &a.UserAuth,
 		&a.SubscriptionCount, &a.MaxConnections, &a.MaxPresenceMembers, &a.MaxClientEventsPerSecond,
-		&a.DailyMessageQuota, &hooks, &origins)
+		&a.DailyMessageQuota, &hooks, &origins, &history)
 	if err != nil {
 		return nil, err
+	}
+	a.History = apps.Defaults().History
+	if history != "" { // "" in rows written before the column existed: the defaults
+		if err := json.Unmarshal([]byte(history), &a.History); err != nil {
+			return nil, fmt.Errorf("store: app %s: history: %w", a.ID, err)
+		}
 	}
 	if origins != "" { // "" in rows written before the column existed
 		if err := json.Unmarshal([]byte(origins), &a.AllowedOrigins); err != nil {
@@ -116,7 +122,7 @@ func (s *Store) CreateApp(ctx context.Context, st apps.Settings) (*apps.App, err
 		}
 		now := millis(time.Now())
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO apps (`+appColumns+`, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), append(appValues(a), now, now)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), append(appValues(a), now, now)...)
 		if err != nil {
 			return fmt.Errorf("store: create app: %w", err)
 		}
@@ -151,9 +157,10 @@ func appValues(a *apps.App) []any {
 		origins = []string{}
 	}
 	originsJSON, _ := json.Marshal(origins) // cannot fail: strings only
+	historyJSON, _ := json.Marshal(a.History) // cannot fail: strings and ints
 	return []any{a.ID, a.Key, a.Secret, a.Name, a.Enabled, a.ClientEvents, a.UserAuth, a.SubscriptionCount,
 		a.MaxConnections, a.MaxPresenceMembers, a.MaxClientEventsPerSecond, a.DailyMessageQuota, string(hooks),
-		string(originsJSON)}
+		string(originsJSON), string(historyJSON)}
 }
 
 // UpdateApp lets change edit the stored settings of the app with id, in one
@@ -193,7 +200,8 @@ func (s *Store) modify(ctx context.Context, id string, change func(*apps.App) er
 		v := appValues(a)
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE apps SET secret = ?, name = ?, enabled = ?, client_events = ?,
 			user_auth = ?, subscription_count = ?, max_connections = ?, max_presence_members = ?,
-			max_client_events_per_second = ?, daily_message_quota = ?, webhooks = ?, allowed_origins = ?, updated_at = ?
+			max_client_events_per_second = ?, daily_message_quota = ?, webhooks = ?, allowed_origins = ?, history = ?,
+			updated_at = ?
 			WHERE id = ?`), append(v[2:], millis(time.Now()), id)...)
 		if err != nil {
 			return fmt.Errorf("store: update app: %w", err)
@@ -259,7 +267,7 @@ func (s *Store) SeedApp(ctx context.Context, a *apps.App) (bool, error) {
 		}
 		now := millis(time.Now())
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO apps (`+appColumns+`, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), append(appValues(a), now, now)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), append(appValues(a), now, now)...)
 		if err != nil {
 			return fmt.Errorf("store: seed app: %w", err)
 		}

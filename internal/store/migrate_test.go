@@ -40,3 +40,32 @@ func TestOlderStoreGainsAllowedOrigins(t *testing.T) {
 		}
 	})
 }
+
+// TestOlderStoreGainsHistory: rows from before the history column read as
+// the defaults (off), and the setting round-trips.
+func TestOlderStoreGainsHistory(t *testing.T) {
+	run(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		s := open(t, Options{})
+		a, err := s.CreateApp(ctx, settings("Old"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.ExecContext(ctx, `ALTER TABLE apps DROP COLUMN history`); err != nil {
+			t.Fatalf("make the table old: %v", err)
+		}
+		s = open(t, Options{}) // migrates
+		got, err := s.App(ctx, a.ID)
+		if err != nil || got.History.Channels != nil || got.History.MaxEvents != apps.DefaultHistoryMaxEvents {
+			t.Fatalf("old row: %+v, %v; want the default history (off)", got.History, err)
+		}
+		want := apps.History{Channels: []string{"price-", "*"}, MaxEvents: 50, MaxAgeSeconds: 60}
+		if _, err := s.UpdateApp(ctx, a.ID, func(st *apps.Settings) error { st.History = want; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.App(ctx, a.ID)
+		if err != nil || !slices.Equal(got.History.Channels, want.Channels) || got.History.MaxEvents != 50 || got.History.MaxAgeSeconds != 60 {
+			t.Fatalf("history %+v, %v; want %+v", got.History, err, want)
+		}
+	})
+}

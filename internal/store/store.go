@@ -167,6 +167,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.addColumn(ctx, "apps", "allowed_origins", `TEXT NOT NULL DEFAULT ''`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	if err := s.addColumn(ctx, "apps", "history", `TEXT NOT NULL DEFAULT ''`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
 	if _, _, err := s.PutMetaIfAbsent(ctx, "schema_version", "1"); err != nil {
 		return err
 	}

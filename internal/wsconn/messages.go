@@ -57,6 +57,8 @@ func (c *conn) dispatch(b []byte) {
 		c.unsubscribe(m)
 	case m.Event == protocol.EventSignin:
 		c.signin(m)
+	case m.Event == protocol.EventRecover:
+		c.recoverHistory(m)
 	case strings.HasPrefix(m.Event, protocol.ClientEventPrefix):
 		c.clientEvent(m)
 	default:

@@ -48,6 +48,9 @@ type Options struct {
 	// rate means no limit.
 	MaxSubscribesPerSecond int
 	SubscribeBurst         int
+	// MaxHistoryReplay bounds the events one pixiu:recover replays
+	// (history.go); default 100.
+	MaxHistoryReplay int
 	// EngineWorkers bounds the goroutines that make engine calls off the
 	// event loops when the hub's engine may block (offloop.go); default 64.
 	EngineWorkers int
@@ -139,6 +142,7 @@ func New(opts Options) (*Transport, error) {
 		opts.MaxSubscribesPerSecond = 20
 	}
 	setDefaultInt(&opts.SubscribeBurst, 100)
+	setDefaultInt(&opts.MaxHistoryReplay, 100)
 	setDefaultInt(&opts.EngineWorkers, defaultWorkers)
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

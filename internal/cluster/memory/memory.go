@@ -40,23 +40,43 @@ type Engine struct {
 	cache    map[chanKey]cacheEntry
 
 	conns sync.Map // app → *atomic.Int64 connections
+
+	hist *history
+}
+
+// Options configure an Engine. Zero values mean the documented default.
+type Options struct {
+	// HistoryMaxBytes bounds the memory of all kept channel history
+	// (default DefaultHistoryMaxBytes); past it the least recently published
+	// channels' history is dropped.
+	HistoryMaxBytes int
 }
 
 var errNegative = errors.New("memory: subscription count would go below zero")
 
-// New returns an engine delivering published messages to h.
-func New(h cluster.Handler) *Engine {
+// New returns an engine delivering published messages to h, with the
+// default Options.
+func New(h cluster.Handler) *Engine { return NewWithOptions(Options{}, h) }
+
+// NewWithOptions returns an engine delivering published messages to h.
+func NewWithOptions(opts Options, h cluster.Handler) *Engine {
 	return &Engine{
 		handler:  h,
 		now:      time.Now,
 		presence: make(map[chanKey]map[string]*member),
 		subs:     make(map[chanKey]int),
 		cache:    make(map[chanKey]cacheEntry),
+		hist:     newHistory(time.Now, opts.HistoryMaxBytes),
 	}
 }
 
-// Publish delivers m to this node at once.
+// Publish delivers m to this node at once; with m.History on, after
+// appending it to the channel's history (history.go).
 func (e *Engine) Publish(_ context.Context, m cluster.Message) error {
+	if m.History.On() && m.Channel != "" && m.Notice == cluster.NoticeNone {
+		e.hist.publish(m, e.handler)
+		return nil
+	}
 	e.handler(m)
 	return nil
 }

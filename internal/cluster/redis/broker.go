@@ -31,6 +31,9 @@ func (e *Engine) Publish(ctx context.Context, m cluster.Message) error {
 	if !e.synced.Load() {
 		return fmt.Errorf("%w: re-registering this node's state", ErrUnavailable)
 	}
+	if m.History.On() && m.Channel != "" && m.Notice == cluster.NoticeNone {
+		return e.publishWithHistory(ctx, m)
+	}
 	topic := e.k.bcast()
 	if m.Channel != "" {
 		topic = e.k.topic(m.AppID, m.Channel)

@@ -9,7 +9,9 @@ import (
 
 // Wire format of a published message: a version byte, the notice byte, then
 // app, channel, event, data, user id and excluded socket, each as a uvarint
-// length and its bytes. Decoding slices the payload without copying.
+// length and its bytes, and, on events kept in history, the id the same way
+// (appended by the publishing script, history.go). Decoding slices the
+// payload without copying.
 const codecVersion = 1
 
 var errBadPayload = errors.New("redis: malformed message payload")
@@ -40,6 +42,13 @@ func decodeMessage(p string) (cluster.Message, error) {
 		}
 		*dst = p[k : k+int(n)]
 		p = p[k+int(n):]
+	}
+	if len(p) > 0 { // the history id
+		n, k := uvarint(p)
+		if k <= 0 || uint64(len(p)-k) != n {
+			return m, errBadPayload
+		}
+		m.ID = p[k:]
 	}
 	return m, nil
 }

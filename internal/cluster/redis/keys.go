@@ -39,6 +39,9 @@ func (k keys) socks(app, ch, node string) string {
 }
 func (k keys) cache(app, ch string) string { return k.ch(app, ch) + "cache" }
 
+// history is the channel's history stream (history.go).
+func (k keys) history(app, ch string) string { return k.ch(app, ch) + "h" }
+
 // chans is app's index of occupied channels: a sorted set (all scores 0, so
 // ordered by name for prefix queries), updated after the occupied and
 // vacated transitions.

@@ -72,7 +72,8 @@ type Engine struct {
 	synced  atomic.Bool            // the mirror has been written since the last failure
 	epoch   atomic.Pointer[string] // the epoch this node's state was written under
 
-	sub *subscriber
+	sub  *subscriber
+	hist historyCounters
 
 	// Owned by the health loop.
 	upSince time.Time // when Redis last became reachable
