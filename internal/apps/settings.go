@@ -77,7 +77,7 @@ const (
 func Defaults() Settings {
 	return Settings{Enabled: true, MaxPresenceMembers: DefaultMaxPresenceMembers,
 		MaxClientEventsPerSecond: DefaultMaxClientEventsPerSecond,
-		History: History{MaxEvents: DefaultHistoryMaxEvents, MaxAgeSeconds: DefaultHistoryMaxAgeSeconds}}
+		History:                  History{MaxEvents: DefaultHistoryMaxEvents, MaxAgeSeconds: DefaultHistoryMaxAgeSeconds}}
 }
 
 // FieldErrors maps each invalid setting (its JSON/YAML name, e.g.

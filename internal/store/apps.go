@@ -156,7 +156,7 @@ func appValues(a *apps.App) []any {
 	if origins == nil {
 		origins = []string{}
 	}
-	originsJSON, _ := json.Marshal(origins) // cannot fail: strings only
+	originsJSON, _ := json.Marshal(origins)   // cannot fail: strings only
 	historyJSON, _ := json.Marshal(a.History) // cannot fail: strings and ints
 	return []any{a.ID, a.Key, a.Secret, a.Name, a.Enabled, a.ClientEvents, a.UserAuth, a.SubscriptionCount,
 		a.MaxConnections, a.MaxPresenceMembers, a.MaxClientEventsPerSecond, a.DailyMessageQuota, string(hooks),
