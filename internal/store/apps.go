@@ -36,6 +36,9 @@ func scanApp(r scanner) (*apps.App, error) {
 			return nil, fmt.Errorf("store: app %s: history: %w", a.ID, err)
 		}
 	}
+	if len(a.History.Channels) == 0 {
+		a.History.Channels = nil
+	}
 	if origins != "" { // "" in rows written before the column existed
 		if err := json.Unmarshal([]byte(origins), &a.AllowedOrigins); err != nil {
 			return nil, fmt.Errorf("store: app %s: allowed_origins: %w", a.ID, err)

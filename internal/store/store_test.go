@@ -130,7 +130,7 @@ func TestCreateAndRead(t *testing.T) {
 			t.Fatalf("generated credentials %q %q %q", a.ID, a.Key, a.Secret)
 		}
 		want := apps.App{ID: a.ID, Key: a.Key, Secret: a.Secret, Settings: apps.Settings{Name: "Chat", Enabled: true,
-			ClientEvents: true, MaxPresenceMembers: 100, MaxClientEventsPerSecond: 10}}
+			ClientEvents: true, MaxPresenceMembers: 100, MaxClientEventsPerSecond: 10, History: apps.Defaults().History}}
 		got, err := s.App(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
