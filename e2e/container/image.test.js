@@ -203,8 +203,11 @@ describe('container image (podman, FROM scratch)', { concurrency: false }, () =>
     app = JSON.parse(created.stdout);
     assert.ok(app.id && app.key && app.secret, created.stdout);
 
-    // The running server picks it up (within 2 s); pusher-js subscribes with
-    // its key and receives what the Node SDK publishes.
+    // The running server picks it up within 2 s (a signed REST call then
+    // answers 200; a socket opened before would get 4001 and not retry);
+    // pusher-js subscribes with its key and receives what the Node SDK publishes.
+    await waitFor(async () => (await sdk().get({ path: '/channels' })).status === 200,
+      { timeout: 30_000, interval: 250, what: 'the new app served (GET /channels signed with its secret)' });
     const client = pusherClient(app.key);
     const events = new Recorder('updates');
     await subscribed(client, 'price_channel', events);
