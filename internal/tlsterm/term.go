@@ -147,9 +147,10 @@ func (t *Terminator) Close() error {
 	return nil
 }
 
-// Serve terminates one TLS connection: handshake, then copies between raw
-// and a plain socket enrolled into the transport, until either side ends.
-// It blocks for the connection's life; call it on its own goroutine.
+// Serve terminates one TLS connection: the handshake, then two goroutines
+// copy between raw and a plain socket enrolled into the transport until
+// either side ends. It blocks for the handshake only; call it on its own
+// goroutine.
 func (t *Terminator) Serve(raw net.Conn) {
 	select {
 	case t.slots <- struct{}{}:
@@ -188,9 +189,15 @@ func (t *Terminator) Serve(raw net.Conn) {
 		return
 	}
 	t.stats.Open.Add(1)
-	defer t.stats.Open.Add(-1)
+	// Two new goroutines rather than this one: the handshake grew this
+	// goroutine's stack (the key exchange and signature run deep), and a
+	// fresh goroutine starts small, so an idle connection holds two small
+	// stacks from the start instead of waiting for GCs to shrink one.
 	go t.fromClient(tc, mine)
-	t.toClient(tc, mine)
+	go func() {
+		defer t.stats.Open.Add(-1)
+		t.toClient(tc, mine)
+	}()
 }
 
 // handshake runs the server handshake within HandshakeTimeout (and aborts

@@ -230,6 +230,9 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
+		if len(c.pre) == 0 {
+			c.pre = nil // not held for the connection's life (a TLS ClientHello: ~2 KB)
+		}
 		return n, nil
 	}
 	return c.Conn.Read(p)
