@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -125,6 +127,8 @@ type command struct {
 	serverPID, httpClient   string
 	cpuProfile              string
 	json, quiet             bool
+	tls                     bool   // WebSockets over TLS (idle, churn)
+	caFile                  string // PEM roots for --tls; default the system's
 	loops, dialWorkers      int
 	connectTimeout          time.Duration
 	setupTimeout            time.Duration
@@ -151,6 +155,8 @@ func (c *command) scenario() (scenarioFunc, error) {
 	fs.IntVar(&c.dialWorkers, "dial-workers", 32, "connections dialled in parallel")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "timeout of one connection's handshake")
 	fs.DurationVar(&c.setupTimeout, "setup-timeout", 120*time.Second, "timeout for all connections to be subscribed")
+	fs.BoolVar(&c.tls, "tls", false, "WebSocket connections over TLS (wss://; idle and churn only; the certificate must name the target IP)")
+	fs.StringVar(&c.caFile, "ca", "", "with --tls: PEM file of the CA to trust (default: the system roots)")
 
 	switch c.name {
 	case "idle":
@@ -229,6 +235,12 @@ func (c *command) options(ctx context.Context) (runOptions, int) {
 		}
 		targets = append(targets, t)
 	}
+	tc, err := c.tlsConfig(targets[0])
+	targets[0].TLS = tc
+	if err != nil {
+		fmt.Fprintf(c.stderr, "pixiu-bench: %v\n", err)
+		return runOptions{}, exitUsage
+	}
 	o := runOptions{
 		Target: targets[0], Subscribers: targets[1:], AppID: c.appID, Key: c.key, Secret: c.secret,
 		HTTP: c.httpClient, Loops: c.loops, DialWorkers: c.dialWorkers,
@@ -305,6 +317,31 @@ func parsePIDs(list string) ([]int, error) {
 		out = append(out, pid)
 	}
 	return out, nil
+}
+
+// tlsConfig is the client TLS configuration of --tls and --ca (nil without --tls).
+func (c *command) tlsConfig(t Target) (*tls.Config, error) {
+	if !c.tls {
+		if c.caFile != "" {
+			return nil, errors.New("--ca needs --tls")
+		}
+		return nil, nil
+	}
+	if c.name != "idle" && c.name != "churn" {
+		return nil, fmt.Errorf("--tls is for idle and churn (the REST client is plain)")
+	}
+	cfg := &tls.Config{ServerName: t.IP.String(), MinVersion: tls.VersionTLS12}
+	if c.caFile != "" {
+		pem, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s: no PEM certificate", c.caFile)
+		}
+	}
+	return cfg, nil
 }
 
 // socketsNeeded reads the connection count flag of the scenario.

@@ -3,11 +3,13 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -37,8 +39,12 @@ type dialer struct {
 }
 
 func newDialer(t Target, key string, timeout time.Duration) *dialer {
+	scheme := "ws"
+	if t.TLS != nil {
+		scheme = "wss"
+	}
 	u := &url.URL{
-		Scheme:   "ws",
+		Scheme:   scheme,
 		Host:     t.Addr(),
 		Path:     "/app/" + key,
 		RawQuery: "protocol=7&client=pixiu-bench&version=1.0&flash=false",
@@ -75,7 +81,56 @@ func (d *dialer) dialTCP(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
+	if d.target.TLS != nil {
+		return tlsHandshake(ctx, c, d.target.TLS, d.timeout)
+	}
 	return c, nil
+}
+
+// tlsHandshake runs the client side of a TLS handshake on c.
+func tlsHandshake(ctx context.Context, c net.Conn, cfg *tls.Config, timeout time.Duration) (net.Conn, error) {
+	tc := tls.Client(c, cfg)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return tc, nil
+}
+
+// tlsRelay returns a plain socket standing for tc: gnet can enroll only
+// kernel sockets, so two goroutines copy between tc and one end of a
+// socketpair whose other end is returned (the server's tlsterm does the
+// same; the tool's side costs the tool, not the server).
+func tlsRelay(tc net.Conn) (net.Conn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "relay")
+		conns[i], err = net.FileConn(f)
+		_ = f.Close()
+		if err != nil {
+			for _, c := range conns[:i] {
+				_ = c.Close()
+			}
+			return nil, fmt.Errorf("socketpair: %w", err)
+		}
+	}
+	mine := conns[0].(*net.UnixConn)
+	go func() {
+		_, _ = io.Copy(mine, tc)
+		_ = mine.CloseWrite()
+	}()
+	go func() {
+		_, _ = io.Copy(tc, mine)
+		_ = tc.Close()
+		_ = mine.Close()
+	}()
+	return conns[1], nil
 }
 
 // session is one WebSocket connection during its synchronous phase. A session

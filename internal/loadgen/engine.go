@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -97,6 +98,14 @@ func newEngine(loops int, recv receiver) (*engine, error) {
 // enroll hands a connected, upgraded socket to the event loops; nc is closed
 // (gnet keeps a duplicate of its descriptor).
 func (e *engine) enroll(nc net.Conn, wc *wsConn) error {
+	if tc, ok := nc.(*tls.Conn); ok {
+		plain, err := tlsRelay(tc)
+		if err != nil {
+			_ = tc.Close()
+			return fmt.Errorf("enroll: %w", err)
+		}
+		nc = plain
+	}
 	if _, err := e.cli.EnrollContext(nc, wc); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}

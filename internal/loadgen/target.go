@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,9 @@ var ErrNotLoopback = errors.New("loadgen: target is not a loopback address")
 type Target struct {
 	IP   net.IP // loopback address that passed the check
 	Port int
+	// TLS, when set, makes every WebSocket connection speak TLS (wss://;
+	// pixiu-bench --tls). The REST client stays plain.
+	TLS *tls.Config
 }
 
 // Addr returns "ip:port" for dialling.
@@ -31,8 +35,8 @@ func (t Target) IsV4() bool { return t.IP.To4() != nil }
 
 // ResolveTarget parses raw ("ws://host:port", "http://host:port" or bare
 // "host:port"), resolves the host and returns the target if every address it
-// resolves to is a loopback address. wss/https are refused: the tool speaks
-// plain TCP only (terminate TLS in front of the server if needed).
+// resolves to is a loopback address. wss/https are refused as schemes: TLS
+// is the --tls flag (Target.TLS).
 func ResolveTarget(ctx context.Context, raw string) (Target, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "ws://" + raw
