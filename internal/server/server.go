@@ -240,7 +240,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// The shutdown deadline covers the drain window plus time for the last
+	// close frames and the engine's cleanup, however long the window is.
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Cluster.DrainWindow.D()+5*time.Second)
 	defer cancel()
 	_ = s.http.Shutdown(sctx)
 	s.transport.Shutdown(sctx, s.cfg.Cluster.DrainWindow.D())
