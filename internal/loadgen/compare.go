@@ -235,7 +235,8 @@ func (o *compareOptions) startPixiu(_ context.Context, port int, dir string) (*e
 }
 
 // startSoketi runs soketi's server.js directly under node, so that the
-// process measured is the server itself. Its cluster discovery (UDP) is kept
+// process measured is the server itself, with the development app's id,
+// key and secret and client events on. Its cluster discovery (UDP) is kept
 // on loopback.
 func (o *compareOptions) startSoketi(_ context.Context, port int, dir string) (*exec.Cmd, error) {
 	udp, err := freePort()
@@ -251,7 +252,9 @@ func (o *compareOptions) startSoketi(_ context.Context, port int, dir string) (*
 	cmd.Env = append(os.Environ(),
 		"SOKETI_HOST=127.0.0.1", "SOKETI_PORT="+strconv.Itoa(port),
 		"SOKETI_DEFAULT_APP_ID=app-id", "SOKETI_DEFAULT_APP_KEY=app-key", "SOKETI_DEFAULT_APP_SECRET=app-secret",
-		"SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true", "SOKETI_DEFAULT_APP_USER_AUTHENTICATION=true",
+		// User authentication stays off: in soketi it means "close
+		// connections that do not sign in" (4009), not "sign-in allowed".
+		"SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true",
 		"SOKETI_CLUSTER_HOST=127.0.0.1", "SOKETI_CLUSTER_PORT="+strconv.Itoa(udp),
 		"SOKETI_CLUSTER_BROADCAST_ADDRESS=127.255.255.255",
 		"SOKETI_METRICS_HOST=127.0.0.1", "SOKETI_METRICS_SERVER_PORT="+strconv.Itoa(metrics))
