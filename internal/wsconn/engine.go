@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -122,22 +121,16 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 		return gnet.None
 	}
 	head := buf[:end+4]
-	var uri, origin string
-	u := ws.Upgrader{
-		Protocol:  func(p []byte) bool { return bytes.HasPrefix(p, pusherSubprotocol) },
-		OnRequest: func(b []byte) error { uri = string(b); return nil },
-		OnHeader: func(k, v []byte) error {
-			if origin == "" && bytes.EqualFold(k, []byte("Origin")) {
-				origin = string(v)
-			}
-			return nil
-		},
-	}
-	out := &outBuf{b: getBuf()}
-	_, err := u.Upgrade(struct {
-		io.Reader
-		io.Writer
-	}{bytes.NewReader(head), out})
+	l := t.loopFor(gc.EventLoop())
+	hs := l.upgrader()
+	hs.uri, hs.origin = "", ""
+	hs.rd.Reset(head)
+	hs.out.b = getBuf()
+	_, err := hs.u.Upgrade(hs)
+	uri, origin := hs.uri, hs.origin
+	out := outBuf{b: hs.out.b}
+	hs.rd.Reset(nil)
+	hs.out.b = nil // handed on below; the next handshake takes a new buffer
 	_, _ = gc.Discard(len(head))
 	if err != nil {
 		defer putBuf(out.b)
@@ -159,16 +152,48 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	c.gc = gc
-	c.loop = t.loopFor(gc.EventLoop())
+	c.loop = l
 	c.touch()
 	gc.SetContext(c)
 	t.register(c) // also ends the handshake deadline
 	_, _ = gc.Write(out2)
 	putBuf(out2)
 	if gc.InboundBuffered() > 0 {
-		return c.readFrames()
+		return c.loop.traffic(c)
 	}
 	return gnet.None
+}
+
+// upgradeState is a loop's scratch for WebSocket handshakes: the Upgrader
+// and its callbacks are made once per loop, not per connection. Loop-owned.
+type upgradeState struct {
+	u           ws.Upgrader
+	uri, origin string
+	rd          bytes.Reader
+	out         outBuf
+}
+
+func (h *upgradeState) Read(p []byte) (int, error)  { return h.rd.Read(p) }
+func (h *upgradeState) Write(p []byte) (int, error) { return h.out.Write(p) }
+
+// upgrader returns the loop's handshake scratch. Loop only.
+func (l *loop) upgrader() *upgradeState {
+	if l.hs != nil {
+		return l.hs
+	}
+	h := &upgradeState{}
+	h.u = ws.Upgrader{
+		Protocol:  func(p []byte) bool { return bytes.HasPrefix(p, pusherSubprotocol) },
+		OnRequest: func(b []byte) error { h.uri = string(b); return nil },
+		OnHeader: func(k, v []byte) error {
+			if h.origin == "" && bytes.EqualFold(k, []byte("Origin")) {
+				h.origin = string(v)
+			}
+			return nil
+		},
+	}
+	l.hs = h
+	return h
 }
 
 // eject hands an accepted connection that is not a WebSocket upgrade to

@@ -18,6 +18,11 @@ type loop struct {
 	mu        sync.Mutex
 	dirty     []*conn // guarded by mu
 	scheduled bool    // guarded by mu
+	// current is the connection whose input the loop is handling (see
+	// traffic), currentDirty whether it was sent something meanwhile.
+	// Guarded by mu.
+	current      *conn
+	currentDirty bool
 
 	spare []*conn // loop-owned: the previous dirty slice, reused
 
@@ -25,8 +30,9 @@ type loop struct {
 	watched    []*conn
 	watchSpare []*conn
 	timerArmed bool
-	timer      *time.Timer // runs checkWatched on the loop
-	iov        [][]byte    // scratch for conn.handOver
+	timer      *time.Timer   // runs checkWatched on the loop
+	iov        [][]byte      // scratch for conn.handOver
+	hs         *upgradeState // scratch for handshakes, made on first use
 }
 
 func newLoop(el gnet.EventLoop) *loop {
@@ -44,6 +50,14 @@ func newLoop(el gnet.EventLoop) *loop {
 // enqueue marks c dirty. Called by any goroutine, with c.mu not held.
 func (l *loop) enqueue(c *conn) {
 	l.mu.Lock()
+	if c == l.current {
+		// traffic flushes c when its input is handled: a reply (e.g.
+		// subscription_succeeded) costs no flush task, i.e. no eventfd
+		// write and read to wake the loop that is already running.
+		l.currentDirty = true
+		l.mu.Unlock()
+		return
+	}
 	l.dirty = append(l.dirty, c)
 	sched := !l.scheduled
 	l.scheduled = true
@@ -56,6 +70,25 @@ func (l *loop) enqueue(c *conn) {
 			l.mu.Unlock()
 		}
 	}
+}
+
+// traffic handles c's input on the loop and then writes what c was sent
+// meanwhile (replies, and frames of other senders that came in the
+// meantime), in the same loop pass. Loop only.
+func (l *loop) traffic(c *conn) gnet.Action {
+	l.mu.Lock()
+	l.current = c
+	l.mu.Unlock()
+	act := c.readFrames()
+	l.mu.Lock()
+	l.current = nil
+	dirty := l.currentDirty
+	l.currentDirty = false
+	l.mu.Unlock()
+	if dirty {
+		l.flushOne(c)
+	}
+	return act
 }
 
 // run flushes every dirty connection. Runs on the loop.

@@ -271,7 +271,7 @@ func (t *Transport) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	switch c := gc.Context().(type) {
 	case *conn:
 		c.touch()
-		return c.readFrames()
+		return c.loop.traffic(c)
 	case *pendingConn:
 		return t.handshake(gc)
 	case *restConn:
