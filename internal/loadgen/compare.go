@@ -167,22 +167,31 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			n++
 			for _, srv := range order {
 				if ctx.Err() != nil {
-					return exitFailed
+					break
 				}
 				run := o.runOne(ctx, srv, sc, round, stderr)
+				if ctx.Err() != nil {
+					break // interrupted: the run is not whole
+				}
 				if run.Error != "" || run.Report["ok"] != true {
 					code = exitFailed
 				}
 				runs = append(runs, run)
+				// After every run, so that an interrupted comparison keeps
+				// what it measured.
+				if o.out != "" {
+					b, _ := json.MarshalIndent(runs, "", "  ")
+					if err := os.WriteFile(o.out, b, 0o644); err != nil {
+						fmt.Fprintf(stderr, "pixiu-bench compare: %v\n", err)
+						code = exitFailed
+					}
+				}
 			}
 		}
 	}
-	if o.out != "" {
-		b, _ := json.MarshalIndent(runs, "", "  ")
-		if err := os.WriteFile(o.out, b, 0o644); err != nil {
-			fmt.Fprintf(stderr, "pixiu-bench compare: %v\n", err)
-			code = exitFailed
-		}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "compare: interrupted; the table has the %d whole runs\n", len(runs))
+		code = exitFailed
 	}
 	writeCompareTable(stdout, started, o.rounds, scenarios, runs)
 	return code
@@ -340,7 +349,7 @@ func writeCompareTable(w io.Writer, started time.Time, rounds int, scenarios []c
 	for _, r := range runs {
 		loads = append(loads, strings.Fields(r.LoadAvg + " ?")[0])
 	}
-	fmt.Fprintf(w, "pixiu-bench compare, %s, %s, %d CPUs, %d runs per row and server (medians [ranges]), interleaved; 1-min load average during the runs: %s\n\n",
+	fmt.Fprintf(w, "pixiu-bench compare, %s, %s, %d CPUs, up to %d runs per row and server (medians [ranges]), interleaved; 1-min load average during the runs: %s\n\n",
 		started.Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), rounds, loadRange(loads))
 	fmt.Fprintln(w, "| scenario | figure | Pixiu | soketi | Pixiu / soketi |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
