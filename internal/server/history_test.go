@@ -3,6 +3,8 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -258,5 +260,21 @@ func TestHistoryMetrics(t *testing.T) {
 	}
 	if _, h := getHistory(t, r, "hist-old", ""); len(h.Events) != 0 {
 		t.Fatalf("hist-old still keeps %d events past the bound", len(h.Events))
+	}
+}
+
+// TestRecoveryScriptServed: /pixiu/recovery.js is the embedded script.
+func TestRecoveryScriptServed(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, nil)
+	resp, err := http.Get("http://" + s.Addr + "/pixiu/recovery.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+		!strings.Contains(string(b), "PixiuRecovery") || len(b) > 8<<10 {
+		t.Fatalf("GET /pixiu/recovery.js: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
 	}
 }

@@ -26,6 +26,7 @@ func TestImportRules(t *testing.T) {
 		"internal/dbfile":         {"internal/"},
 		"internal/metrics":        {"internal/"},
 		"internal/buildinfo":      {"internal/"},
+		"internal/recoveryjs":     {"internal/"},
 		"internal/redisurl":       {"internal/", "github.com/redis"},
 		"internal/tlsterm":        {"internal/", "github.com/panjf2000/gnet"},
 		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},

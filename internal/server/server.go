@@ -20,6 +20,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/httpwire"
 	"github.com/pixiu-io/pixiu/internal/hub"
+	"github.com/pixiu-io/pixiu/internal/recoveryjs"
 	"github.com/pixiu-io/pixiu/internal/restapi"
 	"github.com/pixiu-io/pixiu/internal/tlsterm"
 	"github.com/pixiu-io/pixiu/internal/webhook"
@@ -190,6 +191,7 @@ func (s *Server) routes(api http.Handler) (http.Handler, error) {
 	}
 	mux.Handle("GET /app/{key}", s.transport)
 	mux.Handle("/apps/", api)
+	mux.Handle("GET "+recoveryjs.Path, recoveryjs.Handler())
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.HandleFunc("GET /health", s.health)
 	if s.cfg.AdminAddr == "" {
