@@ -139,6 +139,25 @@ type Connections interface {
 	AddConnections(appID string, delta int) int
 }
 
+// DebugRelay carries the web console's debug entries between the nodes of a
+// cluster, only for apps whose debug stream some console watches, so it
+// costs nothing while nobody watches. It is optional: engines of many nodes
+// implement it (the server type-asserts); the entries are opaque bytes.
+type DebugRelay interface {
+	// WatchDebug registers a watcher of appID's stream on this node: recv
+	// gets, in order, each entry another node sends for appID until stop
+	// is called. Interest reaches the other nodes within about two seconds.
+	// recv must not block.
+	WatchDebug(appID string, recv func(entry []byte)) (stop func())
+	// DebugWanted reports whether a console on another node watches appID,
+	// as of the last exchange (about once a second). While no console
+	// watches anything anywhere it is one atomic load.
+	DebugWanted(appID string) bool
+	// SendDebug hands an entry for appID to the nodes watching it. It never
+	// blocks: past a bounded queue entries are dropped.
+	SendDebug(appID string, entry []byte)
+}
+
 // Engine is everything a node needs from the cluster.
 type Engine interface {
 	Broker

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -33,31 +34,59 @@ type Entry struct {
 	Count     int       `json:"count,omitempty"`
 	Status    int       `json:"status,omitempty"`
 	Message   string    `json:"message,omitempty"`
+	Node      string    `json:"node,omitempty"` // the node it happened on (in a cluster)
+}
+
+// Relay carries entries between the nodes of a cluster (the Redis engine's
+// cluster.DebugRelay): a watcher on any node sees every node's entries.
+type Relay interface {
+	// WatchDebug makes recv get the entries other nodes send for appID until stop.
+	WatchDebug(appID string, recv func(entry []byte)) (stop func())
+	// DebugWanted reports whether a console on another node watches appID.
+	DebugWanted(appID string) bool
+	// SendDebug hands an entry to the other nodes watching appID; never blocks.
+	SendDebug(appID string, entry []byte)
 }
 
 // Tap turns hub events and reported errors into debug console entries for
 // the apps someone watches. It is a hub.Observer. While nobody watches,
-// Observe is one atomic load; entries are only built for watched apps.
-// Safe for concurrent use.
+// Observe is one atomic load (two with a relay); entries are only built for
+// watched apps. With a Relay, entries of apps watched on other nodes are
+// sent to them, and this node's watchers get theirs. Safe for concurrent use.
 type Tap struct {
 	watching atomic.Int32 // number of watchers, all apps
 	seq      atomic.Uint64
 	now      func() time.Time
+	relay    Relay  // nil: one node; set before the console serves
+	node     string // this node's id, on entries sent through relay
 
-	mu    sync.RWMutex
-	byApp map[string]map[*watcher]struct{} // guarded by mu
+	mu         sync.RWMutex
+	byApp      map[string]map[*watcher]struct{} // guarded by mu
+	relayStops map[string]func()                // app → stop of its WatchDebug; guarded by mu
 }
 
 var _ hub.Observer = (*Tap)(nil)
 
 // NewTap returns a tap with no watchers.
 func NewTap() *Tap {
-	return &Tap{now: time.Now, byApp: map[string]map[*watcher]struct{}{}}
+	return &Tap{now: time.Now, byApp: map[string]map[*watcher]struct{}{}, relayStops: map[string]func(){}}
+}
+
+// SetRelay makes the tap cluster-wide: node names this node on the entries
+// it sends. It must be called before the console serves.
+func (t *Tap) SetRelay(r Relay, node string) {
+	t.relay, t.node = r, node
+}
+
+// active reports whether an entry of appID would reach a watcher here or on
+// another node.
+func (t *Tap) active(appID string) bool {
+	return t.watching.Load() > 0 || t.relay != nil && t.relay.DebugWanted(appID)
 }
 
 // Observe implements hub.Observer.
 func (t *Tap) Observe(e hub.Event) {
-	if t.watching.Load() == 0 {
+	if !t.active(e.AppID) {
 		return
 	}
 	t.emit(e.AppID, func() Entry {
@@ -71,7 +100,7 @@ func (t *Tap) Observe(e hub.Event) {
 // Error reports an error of an app, such as a REST request refused for a
 // bad signature or over quota.
 func (t *Tap) Error(appID string, status int, message string) {
-	if t.watching.Load() == 0 {
+	if !t.active(appID) {
 		return
 	}
 	t.emit(appID, func() Entry { return Entry{Type: "error", Status: status, Message: message} })
@@ -80,7 +109,7 @@ func (t *Tap) Error(appID string, status int, message string) {
 // Emit adds an entry built by the caller (webhook deliveries, for one) to
 // the app's stream. Seq and Time are set by the tap.
 func (t *Tap) Emit(appID string, e Entry) {
-	if t.watching.Load() == 0 {
+	if !t.active(appID) {
 		return
 	}
 	e.setData(e.Data)
@@ -95,18 +124,41 @@ func (e *Entry) setData(data string) {
 	e.Data = data
 }
 
-// emit builds the entry (only if the app is watched) and gives it to each
-// of the app's watchers.
+// emit builds the entry (only if the app is watched, here or elsewhere),
+// gives it to each of the app's watchers here and sends it to the other
+// nodes watching it.
 func (t *Tap) emit(appID string, build func() Entry) {
+	remote := t.relay != nil && t.relay.DebugWanted(appID)
 	t.mu.RLock()
-	defer t.mu.RUnlock()
 	ws := t.byApp[appID]
-	if len(ws) == 0 {
+	if len(ws) == 0 && !remote {
+		t.mu.RUnlock()
 		return
 	}
 	e := build()
-	e.Seq, e.Time = t.seq.Add(1), t.now().UTC()
+	e.Seq, e.Time, e.Node = t.seq.Add(1), t.now().UTC(), t.node
 	for w := range ws {
+		w.push(e)
+	}
+	t.mu.RUnlock()
+	if remote {
+		b, _ := json.Marshal(e) // cannot fail: strings and numbers only
+		t.relay.SendDebug(appID, b)
+	}
+}
+
+// fromRelay gives an entry another node sent to this node's watchers of
+// appID, numbered in this tap's sequence.
+func (t *Tap) fromRelay(appID string, b []byte) {
+	var e Entry
+	if json.Unmarshal(b, &e) != nil {
+		return
+	}
+	e.setData(e.Data) // bounded here too, whatever the sender did
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e.Seq = t.seq.Add(1)
+	for w := range t.byApp[appID] {
 		w.push(e)
 	}
 }
@@ -126,6 +178,9 @@ func (t *Tap) watch(appID string) (*watcher, error) {
 	}
 	t.byApp[appID][w] = struct{}{}
 	t.watching.Add(1)
+	if t.relay != nil && t.relayStops[appID] == nil {
+		t.relayStops[appID] = t.relay.WatchDebug(appID, func(b []byte) { t.fromRelay(appID, b) })
+	}
 	return w, nil
 }
 
@@ -138,6 +193,10 @@ func (t *Tap) unwatch(w *watcher) {
 	delete(t.byApp[w.app], w)
 	if len(t.byApp[w.app]) == 0 {
 		delete(t.byApp, w.app)
+		if stop := t.relayStops[w.app]; stop != nil {
+			stop()
+			delete(t.relayStops, w.app)
+		}
 	}
 	t.watching.Add(-1)
 }

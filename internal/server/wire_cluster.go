@@ -28,6 +28,9 @@ func (s *Server) newEngine(deliver cluster.Handler) (cluster.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The console's debug stream is cluster-wide: a watcher on any node sees
+	// every node's entries for its app (wireStore made the tap).
+	s.tap.SetRelay(e, e.NodeID())
 	s.log.Info("cluster engine: redis", "redis", r.String(), "mode", string(r.Mode), "node_id", e.NodeID(),
 		"key_prefix", c.KeyPrefix, "lease_ttl", c.LeaseTTL.D().String())
 	return e, nil

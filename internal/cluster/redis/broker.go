@@ -362,6 +362,10 @@ func (s *subscriber) receive(conn *shardConn) {
 		}
 		switch msg := msg.(type) {
 		case *goredis.Message:
+			if app, ok := s.e.k.debugApp(msg.Channel); ok {
+				s.e.debug.deliver(app, msg.Payload)
+				continue
+			}
 			m, err := decodeMessage(msg.Payload)
 			if err != nil {
 				s.e.log.Error("drop pub/sub message", "topic", msg.Channel, "err", err)

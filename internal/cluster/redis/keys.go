@@ -64,6 +64,22 @@ func (k keys) epoch() string { return k.p + "{g}:epoch" }
 // conns is app → {node: connections}.
 func (k keys) conns(app string) string { return k.p + "{conns:" + app + "}" }
 
+// debugWatch is the set of "app\nnode" debug registrations (score: expiry,
+// with the leases in {g}); debugTopic carries an app's console debug entries
+// between nodes, one (sharded) topic per app under {dbg:app}.
+func (k keys) debugWatch() string           { return k.p + "{g}:dw" }
+func (k keys) debugTopic(app string) string { return k.debugPrefix() + app + "}:d" }
+func (k keys) debugPrefix() string          { return k.p + "{dbg:" }
+
+// debugApp is the app of a debugTopic.
+func (k keys) debugApp(topic string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, k.debugPrefix())
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(rest, "}:d")
+}
+
 func entry(app, ch string) string { return app + ":" + ch }
 
 func splitEntry(e string) (app, ch string, ok bool) {

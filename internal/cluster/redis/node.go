@@ -98,6 +98,10 @@ func (e *Engine) tick(stopped context.Context) {
 	}
 	if err := e.exchangeConns(ctx, hb.live); err != nil {
 		_ = e.failedCtx(ctx, err)
+		return
+	}
+	if err := e.debug.exchange(ctx); err != nil {
+		_ = e.failedCtx(ctx, err)
 	}
 	e.prune(ctx)
 }

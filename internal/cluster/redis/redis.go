@@ -72,8 +72,9 @@ type Engine struct {
 	synced  atomic.Bool            // the mirror has been written since the last failure
 	epoch   atomic.Pointer[string] // the epoch this node's state was written under
 
-	sub  *subscriber
-	hist historyCounters
+	sub   *subscriber
+	debug *debugRelay
+	hist  historyCounters
 
 	// Owned by the health loop.
 	upSince time.Time // when Redis last became reachable
@@ -171,9 +172,11 @@ func New(opts Options, h cluster.Handler) (*Engine, error) {
 		stop:    make(chan struct{}),
 	}
 	e.sub = newSubscriber(e)
+	e.debug = newDebugRelay(e)
 	e.setDown(errors.New("not connected yet"))
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go e.sub.flushLoop()
+	go e.debug.sendLoop()
 	go e.run()
 	return e, nil
 }

@@ -378,7 +378,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
         kv('channel', e.channel), kv('event', e.event), kv('socket', e.socket_id), kv('user', e.user_id),
         e.type === 'subscription_count' ? kv('count', e.count) : null,
         e.type === 'dropped' ? kv('dropped', e.count) : null,
-        kv('status', e.status), kv('reason', e.reason),
+        kv('status', e.status), kv('reason', e.reason), kv('node', e.node),
         e.size ? kv('size', `${fmt(e.size)} B`) : null,
         e.message ? h('span', {}, e.message) : null,
         e.data ? h('pre', {}, e.data + (e.truncated ? ' …' : '')) : null);
