@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -80,6 +81,10 @@ type Options struct {
 	PusherJSPath string
 	// Log receives the demo's log lines. Default: discarded.
 	Log *slog.Logger
+	// History, if set, returns the last trades kept in Channel's history
+	// (issue 15), oldest first; the market page opens with them and
+	// recovers from the last one's id. Default: none (the page starts empty).
+	History func(ctx context.Context, limit int) ([]pusher.HistoryEvent, error)
 }
 
 //go:embed assets
@@ -123,6 +128,7 @@ type Handler struct {
 	pusherJS *PusherJS // the pusher-js build served locally; nil when the pages use the CDN
 	loadedAt time.Time // Last-Modified of pusherJS's files
 	mux      *http.ServeMux
+	history  func(ctx context.Context, limit int) ([]pusher.HistoryEvent, error) // nil: none
 }
 
 // New returns the demo handler, to be mounted at "/demo/". It reads
@@ -150,7 +156,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	d := &Handler{pub: opts.Publisher, appKey: opts.AppKey, limit: newLimiter(opts.TradeRate, opts.TradeBurst),
 		log:   opts.Log.With("component", "demo"),
-		pages: pages, mux: http.NewServeMux()}
+		pages: pages, mux: http.NewServeMux(), history: opts.History}
 	d.loadPusherJS(opts.PusherJS, opts.PusherJSPath)
 	d.routes()
 	return d, nil
@@ -197,6 +203,7 @@ func (d *Handler) routes() {
 	d.mux.HandleFunc("GET /demo/market", d.page("market"))
 	d.mux.HandleFunc("GET /demo/trade", d.page("trade"))
 	d.mux.HandleFunc("POST /demo/trade", d.handle(d.postTrade))
+	d.mux.HandleFunc("GET /demo/trades", d.trades)
 	d.mux.HandleFunc("GET "+localPusherJS, d.serveVendor("text/javascript; charset=utf-8", func(p *PusherJS) []byte { return p.Script }))
 	d.mux.HandleFunc("GET "+localPusherJSNotices, d.serveVendor("text/plain; charset=utf-8", func(p *PusherJS) []byte { return p.Notices }))
 	d.mux.HandleFunc("GET "+localPusherJSLicense, d.serveVendor("text/plain; charset=utf-8", func(p *PusherJS) []byte { return p.License }))

@@ -1,5 +1,6 @@
 /*! Pixiu recovery for pusher-js 8 — missed events after a reconnect, in order, exactly once.
- * Usage: var pusher = PixiuRecovery.wrap(new Pusher(key, options));
+ * Usage: var pusher = PixiuRecovery.wrap(new Pusher(key, options), { since: { channel: id } });
+ * (since: optional, the last id a page already has per channel, e.g. from the history endpoint).
  * Channels whose app keeps history (the app's history.channels) then recover: after pusher-js
  * reconnects and resubscribes, the events missed meanwhile reach the channel's bind callbacks
  * before newer ones, none twice. When too much was missed the channel emits
@@ -61,7 +62,7 @@
     function hookChannel(ch) {
       if (!ch || hooked[ch.name] === ch) return ch;
       hooked[ch.name] = ch;
-      var st = { last: '', pending: false, since: '', held: [], off: false, timer: null };
+      var st = { last: (opts.since && opts.since[ch.name]) || '', pending: false, since: '', held: [], off: false, timer: null };
       var handle = ch.handleEvent;
 
       function deliver(item) {

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"time"
+
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/cluster"
 	"github.com/pixiu-io/pixiu/internal/cluster/memory"
 	"github.com/pixiu-io/pixiu/internal/cluster/redis"
+	"github.com/pixiu-io/pixiu/internal/demo"
 )
 
 // newEngine builds the cluster engine: in-memory unless the configuration
@@ -44,5 +48,13 @@ func (s *Server) historyPolicy(appID, channel string) cluster.HistoryPolicy {
 		return cluster.HistoryPolicy{}
 	}
 	n, age := a.HistoryFor(channel)
+	if n == 0 && channel == demo.Channel && s.demoEnabled() {
+		// The exchange demo opens with the last trades and recovers the
+		// ones a broken connection missed: its app keeps its channel's
+		// history whatever the app's settings.
+		if d := s.demoApp(); d != nil && d.ID == appID {
+			n, age = apps.DefaultHistoryMaxEvents, apps.DefaultHistoryMaxAgeSeconds*time.Second
+		}
+	}
 	return cluster.HistoryPolicy{MaxEvents: n, MaxAge: age}
 }

@@ -44,7 +44,7 @@ func (s *Server) wireDemo(mux *http.ServeMux) error {
 		return ""
 	}
 	d, err := demo.New(demo.Options{Publisher: pub, AppKey: appKey, PusherJS: demo.EmbeddedPusherJS(),
-		PusherJSPath: pusherJSPath(), Log: s.log})
+		PusherJSPath: pusherJSPath(), Log: s.log, History: pub.history})
 	if err != nil {
 		return err
 	}
@@ -122,6 +122,20 @@ func (p *demoPublisher) TriggerAsync(channels []string, event string, data any, 
 }
 
 // current returns the client for the app's current credentials.
+// history reads the trades kept in the demo channel's history (the demo
+// app keeps it: Server.historyPolicy).
+func (p *demoPublisher) history(ctx context.Context, limit int) ([]pusher.HistoryEvent, error) {
+	c, err := p.current()
+	if err != nil {
+		return nil, err
+	}
+	h, err := c.ChannelHistoryContext(ctx, demo.Channel, pusher.HistoryParams{Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return h.Events, nil
+}
+
 func (p *demoPublisher) current() (*pusher.Client, error) {
 	app := p.app()
 	if app == nil {
