@@ -80,6 +80,7 @@ type compareOptions struct {
 	out                 string
 	workDir             string
 	startTimeout        time.Duration
+	from                string
 }
 
 // compareServer starts one kind of server on a port.
@@ -111,6 +112,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&o.out, "out", "", "also write every run's report as JSON to this file")
 	fs.StringVar(&o.workDir, "workdir", "", "directory for the servers' stores and logs (default a new temporary directory)")
 	fs.DurationVar(&o.startTimeout, "start-timeout", 60*time.Second, "wait at most this long for a server to answer")
+	fs.StringVar(&o.from, "from", "", "run nothing: print the table of the runs in this --out file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -129,6 +131,19 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "pixiu-bench compare: unknown scenario in %q\n", o.only)
 			return exitUsage
 		}
+	}
+	if o.from != "" {
+		var runs []compareRun
+		b, err := os.ReadFile(o.from)
+		if err == nil {
+			err = json.Unmarshal(b, &runs)
+		}
+		if err != nil || len(runs) == 0 {
+			fmt.Fprintf(stderr, "pixiu-bench compare: --from %s: no runs (%v)\n", o.from, err)
+			return exitUsage
+		}
+		writeCompareTable(stdout, runs[0].Started, o.rounds, scenarios, runs)
+		return exitOK
 	}
 	for _, p := range []*string{&o.pixiu, &o.soketi} {
 		abs, err := filepath.Abs(*p)
@@ -357,6 +372,8 @@ func writeCompareTable(w io.Writer, started time.Time, rounds int, scenarios []c
 		for _, f := range sc.figures {
 			p := collect(runs, "pixiu", sc.name, f.field)
 			s := collect(runs, "soketi", sc.name, f.field)
+			// Runs that failed their checks are left out of the figures and
+			// counted in the last line.
 			ratio := "–"
 			if len(p) > 0 && len(s) > 0 && median(s) != 0 {
 				ratio = fmt.Sprintf("%.2f×", median(p)/median(s))
@@ -372,14 +389,23 @@ func writeCompareTable(w io.Writer, started time.Time, rounds int, scenarios []c
 			failed++
 		}
 	}
-	fmt.Fprintf(w, "\nmessages lost: %.0f, duplicated: %.0f, failed runs: %d of %d\n", lost, dups, failed, len(runs))
+	fmt.Fprintf(w, "\nmessages lost: %.0f, duplicated: %.0f, failed runs (left out of the figures): %d of %d\n", lost, dups, failed, len(runs))
+	for _, r := range runs {
+		if r.Error != "" || r.Report["ok"] != true {
+			why := r.Error
+			if why == "" {
+				why = fmt.Sprint(r.Report["failures"])
+			}
+			fmt.Fprintf(w, "- %s on %s, round %d: %.300s\n", r.Scenario, r.Server, r.Round, why)
+		}
+	}
 }
 
 func collect(runs []compareRun, server, scenario, field string) []float64 {
 	var out []float64
 	for _, r := range runs {
-		if r.Server != server || r.Scenario != scenario || r.Error != "" {
-			continue
+		if r.Server != server || r.Scenario != scenario || r.Error != "" || r.Report["ok"] != true {
+			continue // a run that lost messages or failed its checks has no figure to compare
 		}
 		if v, ok := r.Report[field].(float64); ok {
 			out = append(out, v)
