@@ -440,11 +440,12 @@ type sink struct {
 	frames chan string
 }
 
-func (s *sink) SocketID() string         { return s.id }
-func (s *sink) Send(frame []byte)        { s.frames <- string(frame) }
-func (s *sink) Close(_ *protocol.Error)  {}
-func newSink(id string) *sink            { return &sink{id: id, frames: make(chan string, 16)} }
-func (s *sink) next(t *testing.T) string { t.Helper(); return recv(t, s.frames) }
+func (s *sink) SocketID() string                          { return s.id }
+func (s *sink) Send(frame []byte)                         { s.frames <- string(frame) }
+func (s *sink) Close(_ *protocol.Error)                   {}
+func (s *sink) SendTracked(frame []byte, _ *hub.Delivery) { s.Send(frame) }
+func newSink(id string) *sink                             { return &sink{id: id, frames: make(chan string, 16)} }
+func (s *sink) next(t *testing.T) string                  { t.Helper(); return recv(t, s.frames) }
 func recv(t *testing.T, c chan string) string {
 	t.Helper()
 	select {

@@ -21,6 +21,10 @@ type Client interface {
 	// Send enqueues one encoded event frame. It copies frame, never blocks,
 	// and may close the client (4100) when its outbound buffer is full.
 	Send(frame []byte)
+	// SendTracked enqueues a published event's frame like Send and, when d
+	// is not nil, holds d (Delivery.Hold) until the frame has been handed
+	// to the socket, then releases it.
+	SendTracked(frame []byte, d *Delivery)
 	// Close sends pusher:error with e and closes the connection with e.Code.
 	// It is asynchronous and idempotent.
 	Close(e *protocol.Error)
@@ -45,6 +49,10 @@ type Options struct {
 	// (issue 15; off when zero). It is asked once per publish and must be
 	// cheap.
 	History func(appID, channel string) cluster.HistoryPolicy
+	// OnWritten, if set, is told for each delivered message that reached at
+	// least one local socket how long it took from Deliver to the last of
+	// its frames handed to a socket (see Delivery). It must be cheap.
+	OnWritten func(time.Duration)
 }
 
 // Hub is one node's realtime state. It is safe for concurrent use.
@@ -59,7 +67,8 @@ type Hub struct {
 
 	conns sync.Map // appID → *atomic.Int64, local connection counts
 
-	framePool sync.Pool // *[]byte scratch for encoding frames
+	framePool  sync.Pool // *[]byte scratch for encoding frames
+	deliveries sync.Pool // *Delivery, reused once released (delivery.go)
 
 	clientEvents atomic.Int64 // client events accepted by the engine (stats.go)
 
@@ -155,17 +164,19 @@ func (h *Hub) Deliver(m cluster.Message) {
 	bp := h.framePool.Get().(*[]byte)
 	frame := protocol.AppendEventID((*bp)[:0], m.Event, m.Channel, m.Data, m.UserID, m.ID)
 	n := 0
+	d := h.newDelivery()
 	s.mu.RLock()
 	if ch := s.channels[k]; ch != nil {
 		for c := range ch.clients {
 			if m.ExcludeSocket != "" && c.SocketID() == m.ExcludeSocket {
 				continue
 			}
-			c.Send(frame)
+			c.SendTracked(frame, d)
 			n++
 		}
 	}
 	s.mu.RUnlock()
+	h.endDelivery(d, n)
 	*bp = frame
 	h.framePool.Put(bp)
 	if n > 0 && h.opts.OnDeliver != nil {

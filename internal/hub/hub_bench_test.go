@@ -28,7 +28,8 @@ func (c *benchClient) Send(f []byte) {
 	c.mu.Unlock()
 	c.n.Add(1)
 }
-func (c *benchClient) Close(*protocol.Error) {}
+func (c *benchClient) Close(*protocol.Error)             {}
+func (c *benchClient) SendTracked(f []byte, _ *Delivery) { c.Send(f) }
 
 func newBenchHub(b *testing.B) *Hub {
 	h, err := New(Options{}, func(d cluster.Handler) (cluster.Engine, error) { return memory.New(d), nil })

@@ -27,6 +27,7 @@ func (c *recClient) Send(f []byte) {
 	c.frames = append(c.frames, string(f))
 	c.mu.Unlock()
 }
+func (c *recClient) SendTracked(f []byte, _ *Delivery) { c.Send(f) }
 func (c *recClient) Close(e *protocol.Error) {
 	c.mu.Lock()
 	c.closed = e

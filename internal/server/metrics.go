@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pixiu-io/pixiu/internal/cluster/redis"
 	"github.com/pixiu-io/pixiu/internal/metrics"
 	"github.com/pixiu-io/pixiu/internal/restapi"
 	"github.com/pixiu-io/pixiu/internal/usage"
@@ -21,6 +25,8 @@ type metricDescs struct {
 	opened, closed, published, deliveries, slowClosed, restRequests              *prometheus.Desc
 	webhookRequests, webhookEvents, webhookDropped, webhookOutbox, webhookPruned *prometheus.Desc
 	webhookLatency, outboundBytes, budgetClosed, engineReady                     *prometheus.Desc
+	bytesIn, bytesOut, webhookAge, overQuota                                     *prometheus.Desc
+	redisErrors, redisReconnects, redisDropped                                   *prometheus.Desc
 }
 
 func newMetricDescs(perApp bool) *metricDescs {
@@ -54,7 +60,37 @@ func newMetricDescs(perApp bool) *metricDescs {
 		outboundBytes:   d("pixiu_outbound_bytes", "Outbound bytes held in memory for all sockets (bounded by max_outbound_bytes)."),
 		budgetClosed:    d("pixiu_outbound_budget_closed_total", "Connections closed with 4100 because max_outbound_bytes was exceeded."),
 		engineReady:     d("pixiu_engine_ready", "Whether the cluster engine can serve (1) or not (0)."),
+		bytesIn:         d("pixiu_received_bytes_total", "Bytes read on the public port, by path: websocket (Pusher connections), rest (REST answered on the event loops), http (net/http: console, demo, metrics, REST in cluster mode).", "path"),
+		bytesOut:        d("pixiu_sent_bytes_total", "Bytes written on the public port, by path (as pixiu_received_bytes_total).", "path"),
+		webhookAge:      d("pixiu_webhook_outbox_age_seconds", "How long the longest-waiting webhook event in the outbox has waited (0: none waits)."),
+		overQuota:       d("pixiu_publishes_over_quota_total", "Publishes (REST, event creator) refused because the app's daily_message_quota was used up.", app...),
+		redisErrors:     d("pixiu_redis_errors_total", "Redis engine errors: reply (Redis refused a call) or connection (network error or timeout, heartbeats included).", "kind"),
+		redisReconnects: d("pixiu_redis_reconnects_total", "Redis engine reconnections after a loss: commands (Redis reachable again) or pubsub (pub/sub connection whole again).", "conn"),
+		redisDropped:    d("pixiu_redis_pubsub_dropped_total", "Pub/sub messages from Redis dropped because they could not be decoded."),
 	}
+}
+
+// latencyBuckets span a fan-out to a few sockets on an idle node (tens of
+// microseconds) to a congested one (seconds).
+var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// newLatencyHistogram returns the publish→last-write histogram; Observe is
+// lock-free (atomic adds), called once per delivered message.
+func newLatencyHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "pixiu_publish_latency_seconds",
+		Help:    "Publish to last write: from a message reaching this node's hub (the publish call, or its arrival from Redis) to the last of its frames handed to a socket, once per message that reached a local socket.",
+		Buckets: latencyBuckets,
+	})
+}
+
+// countOverQuota counts one publish refused over app's quota.
+func (s *Server) countOverQuota(appID string) {
+	v, ok := s.overQuota.Load(appID)
+	if !ok {
+		v, _ = s.overQuota.LoadOrStore(appID, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(1)
 }
 
 // wireMetrics builds the /metrics handler over its own registry: Go runtime,
@@ -62,7 +98,7 @@ func newMetricDescs(perApp bool) *metricDescs {
 // scrape time.
 func (s *Server) wireMetrics() (http.Handler, error) {
 	d := newMetricDescs(s.cfg.Metrics.AppLabels())
-	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }), s.historyMetrics())
+	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }), s.historyMetrics(), s.latency)
 	return h, err
 }
 
@@ -105,6 +141,27 @@ func (s *Server) collect(d *metricDescs, emit metrics.Emit) {
 		emit(counter(d.webhookPruned, float64(st.Pruned)))
 		emit(gauge(d.webhookLatency, st.LatencyMean.Seconds(), "mean"))
 		emit(gauge(d.webhookLatency, st.LatencyMax.Seconds(), "max"))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if age, err := s.webhooks.OutboxAge(ctx); err == nil {
+			emit(gauge(d.webhookAge, age.Seconds()))
+		}
+		cancel()
+	}
+	b := s.transport.Bytes()
+	for _, x := range []struct {
+		path    string
+		in, out int64
+	}{{"websocket", b.WebSocketIn, b.WebSocketOut}, {"rest", b.RESTIn, b.RESTOut}, {"http", b.HTTPIn, b.HTTPOut}} {
+		emit(counter(d.bytesIn, float64(x.in), x.path))
+		emit(counter(d.bytesOut, float64(x.out), x.path))
+	}
+	if r, ok := s.hub.Engine().(*redis.Engine); ok {
+		st := r.Stats()
+		emit(counter(d.redisErrors, float64(st.ReplyErrors), "reply"))
+		emit(counter(d.redisErrors, float64(st.ConnErrors), "connection"))
+		emit(counter(d.redisReconnects, float64(st.Reconnects), "commands"))
+		emit(counter(d.redisReconnects, float64(st.PubSubReconnects), "pubsub"))
+		emit(counter(d.redisDropped, float64(st.PubSubDropped)))
 	}
 	emit(gauge(d.outboundBytes, float64(s.transport.OutboundBytes())))
 	emit(counter(d.budgetClosed, float64(s.transport.BudgetClosed())))
@@ -120,6 +177,12 @@ func (s *Server) collect(d *metricDescs, emit metrics.Emit) {
 func (s *Server) collectApps(d *metricDescs, emit metrics.Emit) {
 	gauge := metrics.Gauge
 	occ := s.hub.Occupancy()
+	overQuota := func(id string) int64 {
+		if v, ok := s.overQuota.Load(id); ok {
+			return v.(*atomic.Int64).Load()
+		}
+		return 0
+	}
 	var conns, msgs, subs, chans int64
 	for _, a := range s.apps.List() {
 		c, o := int64(s.hub.Connections(a.ID)), occ[a.ID]
@@ -137,12 +200,16 @@ func (s *Server) collectApps(d *metricDescs, emit metrics.Emit) {
 			emit(gauge(d.peakToday, float64(st.PeakToday), a.ID))
 		}
 		emit(gauge(d.quota, float64(a.DailyMessageQuota), a.ID))
+		emit(metrics.Counter(d.overQuota, float64(overQuota(a.ID)), a.ID))
 		emit(gauge(d.subscriptions, float64(o.Subscriptions), a.ID))
 		emit(gauge(d.channels, float64(o.Channels), a.ID))
 	}
 	if d.perApp {
 		return
 	}
+	var refused int64
+	s.overQuota.Range(func(_, v any) bool { refused += v.(*atomic.Int64).Load(); return true })
+	emit(metrics.Counter(d.overQuota, float64(refused)))
 	emit(gauge(d.connections, float64(conns)))
 	if s.usage != nil {
 		emit(gauge(d.messagesToday, float64(msgs)))

@@ -17,7 +17,10 @@ import (
 // value, failing on a line it cannot parse.
 func scrape(t *testing.T, addr string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	// Not the default client: its kept-alive connection, served by net/http,
+	// would carry the test's REST calls there too, off the event loops.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

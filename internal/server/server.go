@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/httpwire"
@@ -49,6 +51,11 @@ type Server struct {
 	// deliveries counts event frames queued to sockets (one atomic add per
 	// delivered message, in onDeliver).
 	deliveries atomic.Int64
+	// latency is the publish→last-write histogram (hub.Options.OnWritten).
+	latency prometheus.Histogram
+	// overQuota counts publishes refused over the daily quota, by app
+	// (appID → *atomic.Int64; rare, off the hot path).
+	overQuota sync.Map
 }
 
 // New builds every part from cfg and listens on cfg.Addr(). Call Run to serve.
@@ -56,14 +63,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, latency: newLatencyHistogram()}
 	s.apps = apps.NewRegistry(appsFromConfig(cfg.Apps))
 	if err := s.wireStore(); err != nil {
 		s.Close()
 		return nil, err
 	}
 	h, err := hub.New(hub.Options{CacheTTL: cfg.Limits.CacheTTL.D(), Observer: &s.observers,
-		OnDeliver: s.onDeliver(), History: s.historyPolicy}, s.newEngine)
+		OnDeliver: s.onDeliver(), History: s.historyPolicy,
+		OnWritten: func(d time.Duration) { s.latency.Observe(d.Seconds()) }}, s.newEngine)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -178,7 +178,12 @@ func (s *Server) wireConsole(mux *http.ServeMux) error {
 		Store: s.store, Apps: s.apps, Hub: s.hub, Usage: s.usage, Tap: s.tap, Log: s.log,
 		AppsChanged: s.reloadApps,
 		Admit: func(_ context.Context, app *apps.App, n int) error {
-			return s.usage.Admit(app.ID, app.DailyMessageQuota, int64(n))
+			err := s.usage.Admit(app.ID, app.DailyMessageQuota, int64(n))
+			var qe *usage.QuotaError
+			if errors.As(err, &qe) {
+				s.countOverQuota(app.ID)
+			}
+			return err
 		},
 		Password:          s.cfg.Console.Password,
 		TrustedProxies:    s.cfg.Console.TrustedProxies,
@@ -222,6 +227,7 @@ func (s *Server) admitPublish() func(ctx context.Context, app *apps.App, message
 		err := s.usage.Admit(app.ID, app.DailyMessageQuota, int64(messages))
 		var qe *usage.QuotaError
 		if errors.As(err, &qe) {
+			s.countOverQuota(app.ID)
 			return &restapi.Error{Status: http.StatusForbidden, Message: console.OverQuotaMessage(qe.AppID, qe.Used, qe.Quota)}
 		}
 		return err

@@ -40,6 +40,11 @@ type Outbox interface {
 	// Size returns how many events wait in the outbox: unsealed entries
 	// plus the events of pending (not dead) batches.
 	Size(ctx context.Context) (int64, error)
+	// Oldest returns when the longest-waiting event still in the outbox was
+	// stored: the oldest unsealed entry or pending (not dead) batch, by its
+	// creation (a replayed batch counts from its replay). Zero when none
+	// waits.
+	Oldest(ctx context.Context) (time.Time, error)
 }
 
 // Entry is one event addressed to one endpoint, stored until it is sealed

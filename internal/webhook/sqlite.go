@@ -363,6 +363,21 @@ func (o *SQLite) Size(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// Oldest implements Outbox.
+func (o *SQLite) Oldest(ctx context.Context) (time.Time, error) {
+	var ms sql.NullInt64
+	err := o.db.QueryRowContext(ctx, `SELECT min(t) FROM (
+		SELECT (SELECT time_ms FROM webhook_entries ORDER BY id LIMIT 1) AS t
+		UNION ALL SELECT min(created_ms) FROM webhook_batches WHERE dead = 0)`).Scan(&ms)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("webhook outbox: oldest: %w", err)
+	}
+	if !ms.Valid {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(ms.Int64), nil
+}
+
 // Counts are the outbox's sizes.
 type Counts struct {
 	Unsealed int // events waiting to be batched

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -113,6 +114,16 @@ func (s *Sender) Stats() Stats {
 		st.LatencyMean = time.Duration(c.latencySum.Load() / st.Sent)
 	}
 	return st
+}
+
+// OutboxAge returns how long the longest-waiting event in the outbox has
+// waited (0 when none waits); it asks the outbox (one indexed query).
+func (s *Sender) OutboxAge(ctx context.Context) (time.Duration, error) {
+	t, err := s.opts.Outbox.Oldest(ctx)
+	if err != nil || t.IsZero() {
+		return 0, err
+	}
+	return max(0, time.Since(t)), nil
 }
 
 func (s *Sender) runStats() {

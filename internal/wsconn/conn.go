@@ -95,6 +95,15 @@ func (c *conn) touch() {
 // Send implements hub.Client: it appends a text frame and schedules a flush.
 func (c *conn) Send(frame []byte) { c.queue(opText, frame, frame != nil) }
 
+// SendTracked implements hub.Client: d is released after the loop pass
+// that writes the frame (loop.track).
+func (c *conn) SendTracked(frame []byte, d *hub.Delivery) {
+	c.queue(opText, frame, true)
+	if d != nil {
+		c.loop.track(d)
+	}
+}
+
 // sendControl queues a control frame (ping/pong) in order with other frames.
 func (c *conn) sendControl(op byte, payload []byte) { c.queue(op, payload, true) }
 
@@ -194,6 +203,7 @@ func (c *conn) closeNow(e *protocol.Error) {
 	c.handOver(math.MaxInt)
 	b := appendFrame(getBuf(), opText, protocol.AppendError(nil, e))
 	b = appendClose(b, e.Code, e.Message)
+	c.wrote(len(b))
 	_, _ = c.gc.Write(b)
 	putBuf(b)
 	c.closeAfterFlush()

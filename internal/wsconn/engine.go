@@ -81,7 +81,10 @@ type pendingConn struct {
 // its write side is shut; what it still sends is discarded until it closes
 // (or the sweeper closes it), so the kernel does not reset it over unread
 // input before the client reads the answer.
-type drainingConn struct{ *waitDeadline }
+type drainingConn struct {
+	*waitDeadline
+	rest bool // after a refused REST request, else a refused handshake (bytes.go)
+}
 
 // waitDeadline is when the sweeper closes a connection that is not (yet) a
 // Pusher connection. The loop moves it without a lock (it is one per
@@ -138,6 +141,7 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 			return t.httpError(gc, http.StatusUpgradeRequired, "this endpoint speaks the Pusher protocol over WebSocket")
 		}
 		if len(out.b) > 0 {
+			t.countOut(gc, kindWebSocket, len(out.b))
 			_, _ = gc.Write(out.b)
 			return t.drain(gc)
 		}
@@ -147,6 +151,7 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	query, _ := url.ParseQuery(rawQuery)
 	c, out2, ok := t.admitConn(out.b, request{path: path, query: query, origin: origin})
 	if !ok {
+		t.countOut(gc, kindWebSocket, len(out2))
 		_, _ = gc.Write(out2)
 		putBuf(out2)
 		return gnet.Close
@@ -156,6 +161,7 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	c.touch()
 	gc.SetContext(c)
 	t.register(c) // also ends the handshake deadline
+	c.wrote(len(out2))
 	_, _ = gc.Write(out2)
 	putBuf(out2)
 	if gc.InboundBuffered() > 0 {
@@ -211,7 +217,7 @@ func (t *Transport) eject(gc gnet.Conn, buf []byte) gnet.Action {
 	t.regMu.Lock()
 	delete(t.waiting, gc)
 	t.regMu.Unlock()
-	go t.httpLn.deliver(&replayConn{Conn: nc, pre: pre, peer: peer})
+	go t.httpLn.deliver(&replayConn{Conn: nc, pre: pre, peer: peer, in: &t.httpIn, out: &t.httpOut})
 	return gnet.Close
 }
 
@@ -229,7 +235,9 @@ func fileConn(fd int) (net.Conn, error) {
 
 // httpError answers an HTTP error and drains. Loop only.
 func (t *Transport) httpError(gc gnet.Conn, status int, msg string) gnet.Action {
-	_, _ = gc.Write(httpErrorBytes(status, msg))
+	b := httpErrorBytes(status, msg)
+	t.countOut(gc, kindWebSocket, len(b))
+	_, _ = gc.Write(b)
 	return t.drain(gc)
 }
 
@@ -240,27 +248,46 @@ func (t *Transport) drain(gc gnet.Conn) gnet.Action {
 	}
 	d := gc.Context().(*pendingConn).waitDeadline // drain follows a handshake error only
 	d.set(time.Second)
-	gc.SetContext(&drainingConn{d})
+	gc.SetContext(&drainingConn{waitDeadline: d})
 	return gnet.None
 }
 
-// replayConn reads pre before the connection.
+// replayConn reads pre before the connection, counting the bytes net/http
+// reads and writes (Transport.Bytes).
 type replayConn struct {
 	net.Conn
-	pre  []byte
-	peer *Peer // the client of an enrolled connection (tls.go); nil if accepted
+	pre     []byte
+	peer    *Peer         // the client of an enrolled connection (tls.go); nil if accepted
+	in, out *atomic.Int64 // Transport.httpIn/httpOut; nil for a TLS stream (counted once decrypted)
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
+		c.count(c.in, n)
 		if len(c.pre) == 0 {
 			c.pre = nil // not held for the connection's life (a TLS ClientHello: ~2 KB)
 		}
 		return n, nil
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	c.count(c.in, n)
+	return n, err
+}
+
+func (c *replayConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.count(c.out, n)
+	return n, err
+}
+
+// count adds n to to, unless the connection is not counted (nil: a TLS
+// stream, whose decrypted bytes are counted once enrolled back).
+func (c *replayConn) count(to *atomic.Int64, n int) {
+	if to != nil {
+		to.Add(int64(n))
+	}
 }
 
 // enroll hands a hijacked connection (a late upgrade through net/http) to an

@@ -3,9 +3,12 @@ package wsconn
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/pixiu-io/pixiu/internal/hub"
 )
 
 // loop batches writes for the connections of one gnet event loop: Send marks
@@ -14,6 +17,7 @@ import (
 type loop struct {
 	el    gnet.EventLoop
 	flush gnet.RunnableFunc
+	idx   int // this loop's index in hub.Delivery.Marks
 
 	mu        sync.Mutex
 	dirty     []*conn // guarded by mu
@@ -23,8 +27,16 @@ type loop struct {
 	// Guarded by mu.
 	current      *conn
 	currentDirty bool
+	// held are the deliveries with frames queued for the next pass, released
+	// after it (track). Guarded by mu.
+	held []*hub.Delivery
+	// passes counts the passes that took the dirty list; written under mu.
+	passes atomic.Uint32
 
-	spare []*conn // loop-owned: the previous dirty slice, reused
+	spare     []*conn         // loop-owned: the previous dirty slice, reused
+	heldSpare []*hub.Delivery // loop-owned: the previous held slice, reused
+
+	bytes byteCounts // this loop's traffic (bytes.go)
 
 	// Loop-owned: connections with outbound bytes waiting (outbound.go).
 	watched    []*conn
@@ -35,8 +47,8 @@ type loop struct {
 	hs         *upgradeState // scratch for handshakes, made on first use
 }
 
-func newLoop(el gnet.EventLoop) *loop {
-	l := &loop{el: el}
+func newLoop(el gnet.EventLoop, idx int) *loop {
+	l := &loop{el: el, idx: idx}
 	l.flush = l.run
 	check := gnet.RunnableFunc(l.checkWatched)
 	l.timer = time.AfterFunc(time.Hour, func() {
@@ -59,6 +71,30 @@ func (l *loop) enqueue(c *conn) {
 		return
 	}
 	l.dirty = append(l.dirty, c)
+	l.schedule()
+}
+
+// track holds d until the end of the next pass, which writes every frame
+// queued on this loop before the call: d is held once per loop and pass,
+// however many of the loop's connections it reaches (d.Marks remembers the
+// pass it is held for). Called by the goroutine delivering d, after queueing
+// the frame.
+func (l *loop) track(d *hub.Delivery) {
+	if l.idx < len(d.Marks) && d.Marks[l.idx] == l.passes.Load()+1 {
+		return // held for a pass that has not taken its list yet
+	}
+	if l.idx >= len(d.Marks) {
+		d.Marks = append(d.Marks, make([]uint32, l.idx+1-len(d.Marks))...)
+	}
+	d.Hold()
+	l.mu.Lock()
+	d.Marks[l.idx] = l.passes.Load() + 1
+	l.held = append(l.held, d)
+	l.schedule()
+}
+
+// schedule makes sure a pass will run, and unlocks l.mu (held on entry).
+func (l *loop) schedule() {
 	sched := !l.scheduled
 	l.scheduled = true
 	l.mu.Unlock()
@@ -94,15 +130,21 @@ func (l *loop) traffic(c *conn) gnet.Action {
 // run flushes every dirty connection. Runs on the loop.
 func (l *loop) run(context.Context) error {
 	l.mu.Lock()
-	list := l.dirty
-	l.dirty = l.spare
+	list, held := l.dirty, l.held
+	l.dirty, l.held = l.spare, l.heldSpare
 	l.scheduled = false
+	l.passes.Add(1)
 	l.mu.Unlock()
 	for i, c := range list {
 		l.flushOne(c)
 		list[i] = nil
 	}
 	l.spare = list[:0]
+	for i, d := range held {
+		d.Release()
+		held[i] = nil
+	}
+	l.heldSpare = held[:0]
 	return nil
 }
 

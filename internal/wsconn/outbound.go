@@ -98,6 +98,7 @@ func (c *conn) handOver(limit int) (n, rest int, inGnet int32) {
 	if n == 0 {
 		return 0, rest, inGnet
 	}
+	l.bytes.out[kindWebSocket].Add(int64(n))
 	if len(iov) == 1 {
 		_, _ = c.gc.Write(iov[0]) // may close the socket (OnClose runs inside)
 	} else {

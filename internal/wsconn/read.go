@@ -345,7 +345,9 @@ func (c *conn) closeFrame(p []byte) gnet.Action {
 	}
 	r := c.r()
 	r.reason, r.closeCode = "client closed ("+itoa(code)+")", code
-	_, _ = c.gc.Write(appendClose(nil, code, ""))
+	b := appendClose(nil, code, "")
+	c.wrote(len(b))
+	_, _ = c.gc.Write(b)
 	return gnet.Close
 }
 
@@ -393,7 +395,9 @@ func (c *conn) fail(code int, reason string) gnet.Action {
 	r := c.r()
 	r.reason, r.closeCode = reason, code
 	r.rd = readState{failed: true}
-	_, _ = c.gc.Write(appendClose(nil, code, reason))
+	b := appendClose(nil, code, reason)
+	c.wrote(len(b))
+	_, _ = c.gc.Write(b)
 	if c.gc.OutboundBuffered() == 0 { // all in the kernel: the FIN follows it
 		if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err != nil {
 			return gnet.Close

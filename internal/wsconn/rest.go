@@ -65,6 +65,7 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 		// Direct is set only with an engine that never waits: no deadline needed.
 		status, header, body := t.opts.Direct(context.Background(), methodString(req.Method), string(req.Target), req.Body)
 		out := appendResponse(getBuf(), status, header.Get("Content-Type"), body, req.Close)
+		t.countOut(gc, kindREST, len(out))
 		_, _ = gc.Write(out)
 		putBuf(out)
 		_, _ = gc.Discard(req.Size)
@@ -83,6 +84,7 @@ func (t *Transport) refuseREST(gc gnet.Conn, d *waitDeadline, status int, reason
 	body = append(body, '}')
 	out := appendResponse(getBuf(), status, "", body, true)
 	putBuf(body)
+	t.countOut(gc, kindREST, len(out))
 	_, _ = gc.Write(out)
 	putBuf(out)
 	_, _ = gc.Discard(-1)
@@ -92,7 +94,7 @@ func (t *Transport) refuseREST(gc gnet.Conn, d *waitDeadline, status int, reason
 		}
 	}
 	d.set(httpwire.Linger)
-	gc.SetContext(&drainingConn{d})
+	gc.SetContext(&drainingConn{waitDeadline: d, rest: true})
 	return gnet.None
 }
 

@@ -95,7 +95,8 @@ type Transport struct {
 	runErr chan error
 	httpLn *httpListener
 
-	loops sync.Map // gnet.EventLoop → *loop
+	loops     sync.Map     // gnet.EventLoop → *loop
+	loopCount atomic.Int32 // loops made, for their indexes
 
 	// offloop is set when the hub's engine may block: engine calls then run
 	// on workers, never on a loop (offloop.go).
@@ -118,6 +119,8 @@ type Transport struct {
 	budgetLogged int64         // unix nanos of the last budget warning; enforceBudget only
 
 	stats connStats // stats.go
+
+	httpIn, httpOut atomic.Int64 // bytes of connections served by net/http (replayConn)
 }
 
 // New returns a transport; Serve starts its event loops. Call Close to stop them.
@@ -268,6 +271,13 @@ func (t *Transport) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 		}
 		t.opts.testHook("traffic", id)
 	}
+	in := gc.InboundBuffered()
+	action = t.traffic(gc)
+	t.countIn(gc, in-gc.InboundBuffered())
+	return action
+}
+
+func (t *Transport) traffic(gc gnet.Conn) gnet.Action {
 	switch c := gc.Context().(type) {
 	case *conn:
 		c.touch()
@@ -335,7 +345,7 @@ func (t *Transport) loopFor(el gnet.EventLoop) *loop {
 	if l, ok := t.loops.Load(el); ok {
 		return l.(*loop)
 	}
-	l, _ := t.loops.LoadOrStore(el, newLoop(el))
+	l, _ := t.loops.LoadOrStore(el, newLoop(el, int(t.loopCount.Add(1)-1)))
 	return l.(*loop)
 }
 

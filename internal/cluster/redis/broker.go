@@ -89,6 +89,7 @@ type subscriber struct {
 	gen    uint64                // generation of the newest connection
 	lost   int                   // topics with lost set
 	closed bool
+	wasUp  bool // the subscriber was up once (reconnects are counted after)
 	topics map[string]*topic
 	queue  []string // topics to (un)subscribe at the next flush
 	recvWG sync.WaitGroup
@@ -139,6 +140,10 @@ func (s *subscriber) setLost(t *topic, lost bool) {
 	}
 	up := s.lost == 0 && !s.closed
 	if up && !s.upFlag.Load() {
+		if s.wasUp {
+			s.e.counters.pubsubReconnects.Add(1)
+		}
+		s.wasUp = true
 		s.e.log.Info("pub/sub connected", "topics", len(s.topics), "connections", len(s.conns))
 	}
 	s.upFlag.Store(up)
@@ -368,6 +373,7 @@ func (s *subscriber) receive(conn *shardConn) {
 			}
 			m, err := decodeMessage(msg.Payload)
 			if err != nil {
+				s.e.counters.pubsubDropped.Add(1)
 				s.e.log.Error("drop pub/sub message", "topic", msg.Channel, "err", err)
 				continue
 			}

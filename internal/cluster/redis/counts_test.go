@@ -24,8 +24,9 @@ type countClient struct {
 	counts []int
 }
 
-func (c *countClient) SocketID() string      { return c.id }
-func (c *countClient) Close(*protocol.Error) {}
+func (c *countClient) SocketID() string                          { return c.id }
+func (c *countClient) Close(*protocol.Error)                     {}
+func (c *countClient) SendTracked(frame []byte, _ *hub.Delivery) { c.Send(frame) }
 func (c *countClient) Send(frame []byte) {
 	f := string(frame)
 	const key = `subscription_count\":`

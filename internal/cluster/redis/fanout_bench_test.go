@@ -27,8 +27,10 @@ type counter struct {
 	probe *latencies
 }
 
-func (c *counter) SocketID() string      { return c.id }
-func (c *counter) Close(*protocol.Error) {}
+func (c *counter) SocketID() string                          { return c.id }
+func (c *counter) Close(*protocol.Error)                     {}
+func (c *counter) SendTracked(frame []byte, _ *hub.Delivery) { c.Send(frame) }
+
 func (c *counter) Send(frame []byte) {
 	c.n.Add(1)
 	if c.probe == nil {

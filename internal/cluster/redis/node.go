@@ -42,12 +42,17 @@ func (e *Engine) tick(stopped context.Context) {
 	hb, err := e.heartbeat(ctx)
 	if err != nil {
 		if stopped.Err() == nil { // not closing
+			e.counters.connErrors.Add(1)
 			e.setDown(err)
 		}
 		return
 	}
 	if !e.cmdUp.Load() {
 		e.log.Info("redis reachable")
+		if e.wasUp {
+			e.counters.reconnects.Add(1)
+		}
+		e.wasUp = true
 		e.cmdUp.Store(true)
 		e.markDirty()
 		e.upSince = time.Now()

@@ -79,6 +79,7 @@ type Engine struct {
 	// Owned by the health loop.
 	upSince time.Time // when Redis last became reachable
 	pruned  time.Time // when the index was last pruned
+	wasUp   bool      // Redis was reachable once (reconnects are counted after)
 	started bool      // the first resync is done
 	lost    bool      // Redis lost its data since the last complete resync
 
@@ -93,6 +94,8 @@ type Engine struct {
 	dirty  bool                   // Redis may differ from mirror
 
 	conns sync.Map // app → *connCount
+
+	counters counters // stats.go
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -258,10 +261,12 @@ func (e *Engine) failedCtx(ctx context.Context, err error) error {
 		e.setDown(err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.As(err, &rerr):
+		e.counters.replyErrors.Add(1)
 		return fmt.Errorf("redis: %w", err)
 	case ctx != nil && ctx.Err() != nil:
 		return fmt.Errorf("redis: %w", ctx.Err())
 	}
+	e.counters.connErrors.Add(1)
 	e.setDown(err)
 	return fmt.Errorf("redis: %w", err)
 }
