@@ -81,7 +81,7 @@ func (c *Console) createApp(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err)
 	}
 	c.changed(r.Context())
-	c.log.Info("app created", "app_id", a.ID)
+	c.log.InfoContext(r.Context(), "app created", "app_id", a.ID)
 	writeJSON(w, http.StatusCreated, c.view(a, true))
 	return nil
 }
@@ -101,7 +101,7 @@ func (c *Console) updateApp(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err)
 	}
 	c.changed(r.Context())
-	c.log.Info("app updated", "app_id", a.ID)
+	c.log.InfoContext(r.Context(), "app updated", "app_id", a.ID)
 	writeJSON(w, http.StatusOK, c.view(a, true))
 	return nil
 }
@@ -115,7 +115,7 @@ func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err)
 	}
 	c.changed(r.Context())
-	c.log.Info("app secret rotated", "app_id", a.ID)
+	c.log.InfoContext(r.Context(), "app secret rotated", "app_id", a.ID)
 	writeJSON(w, http.StatusOK, c.view(a, true))
 	return nil
 }
@@ -130,7 +130,7 @@ func (c *Console) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.changed(r.Context())
 	c.opts.Usage.Forget(a.ID)
-	c.log.Info("app deleted", "app_id", a.ID)
+	c.log.InfoContext(r.Context(), "app deleted", "app_id", a.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -139,7 +139,7 @@ func (c *Console) deleteApp(w http.ResponseWriter, r *http.Request) error {
 // way; should the reload fail, the server's store poll applies it shortly.
 func (c *Console) changed(ctx context.Context) {
 	if err := c.opts.AppsChanged(ctx); err != nil {
-		c.log.Warn("reload apps after a console change", "err", err)
+		c.log.WarnContext(ctx, "reload apps after a console change", "err", err)
 	}
 }
 

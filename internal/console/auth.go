@@ -335,7 +335,7 @@ func (a *authenticator) session(r *http.Request) (*session, error) {
 	}
 	ok, err = a.active(r.Context(), s)
 	if err != nil {
-		a.log.Warn("console: check session", "err", err)
+		a.log.WarnContext(r.Context(), "console: check session", "err", err)
 		return nil, errNoStore
 	}
 	if !ok {
@@ -422,7 +422,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	release, retry := t.admit(key, a.now())
 	if retry > 0 {
 		if n := t.refusedSinceLog(a.now()); n > 0 {
-			c.log.Warn("console: sign-in attempts refused by throttling", "attempts", n, "last_source", client.String())
+			c.log.WarnContext(r.Context(), "console: sign-in attempts refused by throttling", "attempts", n, "last_source", client.String())
 		}
 		w.Header().Set("Retry-After", retryAfter(retry))
 		return errorf(http.StatusTooManyRequests, "too many failed sign-ins from your address: try again in %s s",
@@ -441,7 +441,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	if body.Password == "" || !ok {
 		n, wait := t.fail(key, a.now())
 		// Never the password: only where the attempt came from.
-		c.log.Warn("console: failed sign-in", "source", client.String(), "peer", r.RemoteAddr,
+		c.log.WarnContext(r.Context(), "console: failed sign-in", "source", client.String(), "peer", r.RemoteAddr,
 			"known_device", dev != "", "failures", n, "throttled_for", wait)
 		return errorf(http.StatusUnauthorized, "wrong password")
 	}
@@ -459,7 +459,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 		Name: deviceCookie, Value: a.deviceValue(dev), Path: "/console/api/login", MaxAge: int(deviceTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
-	c.log.Info("console: signed in", "source", client.String())
+	c.log.InfoContext(r.Context(), "console: signed in", "source", client.String())
 	writeJSON(w, http.StatusOK, map[string]any{"csrf_token": a.csrfToken(s), "expires": s.expires.UTC()})
 	return nil
 }
@@ -490,7 +490,7 @@ func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	c.log.Info("console: signed out everywhere", "sessions", n, "source", c.auth.throttle.client(r).String())
+	c.log.InfoContext(r.Context(), "console: signed out everywhere", "sessions", n, "source", c.auth.throttle.client(r).String())
 	clearSessionCookie(w, r)
 	writeJSON(w, http.StatusOK, map[string]any{"sessions_ended": n})
 	return nil

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/protocol"
+	"github.com/pixiu-io/pixiu/internal/reqid"
 	"github.com/pixiu-io/pixiu/internal/store"
 	"github.com/pixiu-io/pixiu/internal/usage"
 )
@@ -225,7 +225,7 @@ func (c *Console) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if err := h(w, r); err != nil {
-			c.writeError(w, err)
+			c.writeError(w, r, err)
 		}
 	})
 }
@@ -255,15 +255,18 @@ func (c *Console) mutating(h handlerFunc) http.Handler {
 }
 
 // writeError maps err to the wire: *Error as is, anything else as a 500
-// with an id that is also logged (internal text never reaches the browser).
-func (c *Console) writeError(w http.ResponseWriter, err error) {
+// naming the request id, which the logged error carries too (internal text
+// never reaches the browser).
+func (c *Console) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *Error
 	if !errors.As(err, &ce) {
-		var id [6]byte
-		_, _ = rand.Read(id[:])
-		ref := hex.EncodeToString(id[:])
-		c.log.Error("internal error", "err", err, "error_id", ref)
-		ce = &Error{Status: http.StatusInternalServerError, Message: "internal server error (error id " + ref + ")"}
+		ref := reqid.From(r.Context())
+		if ref == "" { // not behind reqid.Middleware (tests mounting the console alone)
+			ref = reqid.New()
+			r = r.WithContext(reqid.With(r.Context(), ref))
+		}
+		c.log.ErrorContext(r.Context(), "internal error", "err", err)
+		ce = &Error{Status: http.StatusInternalServerError, Message: "internal server error (request id " + ref + ")"}
 	}
 	body := map[string]any{"error": ce.Message}
 	if len(ce.Fields) > 0 {

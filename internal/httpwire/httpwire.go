@@ -82,6 +82,9 @@ type Request struct {
 	Body   []byte
 	Size   int  // bytes of head and body (Complete)
 	Close  bool // the client sent Connection: close
+	// RequestID is the X-Request-Id header's value as sent (the last one),
+	// nil if none; its user checks it.
+	RequestID []byte
 
 	Status int    // Refuse: 400, 413, 414 or 431
 	Reason string // Refuse: why, for the client
@@ -161,6 +164,8 @@ func Parse(b []byte, lim Limits) (req Request, v Verdict) {
 			hosts++
 		case equalFold(name, "connection"):
 			req.Close = req.Close || hasToken(value, "close")
+		case equalFold(name, "x-request-id"):
+			req.RequestID = value
 		}
 	}
 	switch {

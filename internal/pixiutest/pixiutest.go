@@ -41,6 +41,13 @@ type Server struct {
 // the first config app, or the development app when mutate removed them all.
 func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	t.Helper()
+	return StartWithLog(t, mutate, nil)
+}
+
+// StartWithLog is Start with the server logging to log (nil: warnings and
+// errors to stderr, debug with PIXIU_TEST_DEBUG set).
+func StartWithLog(t testing.TB, mutate func(*config.Config), log *slog.Logger) *Server {
+	t.Helper()
 	cfg, err := config.Load("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +68,9 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	if os.Getenv("PIXIU_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/httpwire"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/protocol"
+	"github.com/pixiu-io/pixiu/internal/reqid"
 	"github.com/pixiu-io/pixiu/internal/signature"
 )
 
@@ -101,13 +102,17 @@ func New(opts Options) *API {
 	a.routes = append(a.routes, unmatched)
 	a.mux.HandleFunc("/apps/", func(w http.ResponseWriter, r *http.Request) {
 		unmatched.count(http.StatusNotFound)
-		writeError(w, a.log, errorf(http.StatusNotFound, "Not found: "+r.Method+" "+r.URL.Path))
+		writeError(w, r, a.log, errorf(http.StatusNotFound, "Not found: "+r.Method+" "+r.URL.Path))
 	})
 	return a
 }
 
-// ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every request gets a request id
+// (package reqid: kept from X-Request-Id when well formed, else generated),
+// sent back in X-Request-Id and carried by its log lines.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqid.Middleware(a.mux).ServeHTTP(w, r)
+}
 
 type ctxKey struct{}
 
@@ -128,14 +133,19 @@ func (a *API) handle(pattern string, h handlerFunc) {
 		if err == nil {
 			err = h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
 		}
-		rc.count(statusOf(err))
+		status := statusOf(err)
+		rc.count(status)
+		if a.log.Enabled(r.Context(), slog.LevelDebug) {
+			a.log.DebugContext(r.Context(), "rest request", "method", r.Method, "route", pattern,
+				"status", status, "app_id", r.PathValue("app_id"))
+		}
 		if err != nil {
 			a.reportError(r, err)
 			if errors.Is(err, a.errTooLarge) {
 				refuseBody(w, r, a.log, a.errTooLarge)
 				return
 			}
-			writeError(w, a.log, err)
+			writeError(w, r, a.log, err)
 		}
 	})
 }

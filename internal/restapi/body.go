@@ -94,7 +94,7 @@ func refuseBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, e *Err
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // keep net/http from discarding the body before the answer
 	w.Header().Set("Connection", "close")
-	writeError(w, log, e)
+	writeError(w, r, log, e)
 	if rc.Flush() != nil || r.Header.Get("Expect") != "" {
 		return
 	}

@@ -30,7 +30,7 @@ func BenchmarkDirectPublish(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if status, _, out := api.Direct(ctx, "POST", uri, body); status != 200 {
+		if status, _, out := api.Direct(ctx, "POST", uri, "", body); status != 200 {
 			b.Fatalf("%d %s", status, out)
 		}
 	}

@@ -1,13 +1,13 @@
 package restapi
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/pixiu-io/pixiu/internal/reqid"
 )
 
 // Error is an API error with the status code and message a client sees.
@@ -23,16 +23,15 @@ func errorf(status int, msg string) *Error { return &Error{Status: status, Messa
 // handlerFunc is an HTTP handler that returns its error.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// writeError maps err to the wire: *Error as is, anything else as a 500 with
-// an id that is also logged (internal text never reaches a client).
-func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
+// writeError maps err to the wire: *Error as is, anything else as a 500
+// naming the request id, which the logged error carries too (internal text
+// never reaches a client).
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var ae *Error
 	if !errors.As(err, &ae) {
-		var id [6]byte
-		_, _ = rand.Read(id[:])
-		ref := hex.EncodeToString(id[:])
-		log.Error("internal error", "err", err, "error_id", ref)
-		ae = &Error{Status: http.StatusInternalServerError, Message: "internal server error (error id " + ref + ")"}
+		ref := reqid.From(r.Context())
+		log.ErrorContext(r.Context(), "internal error", "err", err)
+		ae = &Error{Status: http.StatusInternalServerError, Message: "internal server error (request id " + ref + ")"}
 	}
 	writeJSON(w, ae.Status, map[string]string{"error": ae.Message})
 }

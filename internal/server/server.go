@@ -23,6 +23,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/httpwire"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/recoveryjs"
+	"github.com/pixiu-io/pixiu/internal/reqid"
 	"github.com/pixiu-io/pixiu/internal/restapi"
 	"github.com/pixiu-io/pixiu/internal/tlsterm"
 	"github.com/pixiu-io/pixiu/internal/webhook"
@@ -63,6 +64,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	log = slog.New(reqid.NewHandler(log.Handler())) // request_id on the lines of REST and console requests
 	s := &Server{cfg: cfg, log: log, latency: newLatencyHistogram()}
 	s.apps = apps.NewRegistry(appsFromConfig(cfg.Apps))
 	if err := s.wireStore(); err != nil {
@@ -206,7 +208,7 @@ func (s *Server) routes(api http.Handler) (http.Handler, error) {
 		mux.Handle("GET /metrics", s.metrics)
 	}
 	mux.HandleFunc("GET /{$}", s.home)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return reqid.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A WebSocket upgrade on any path but /app/{key} is answered with 4005
 		// after the upgrade (protocol.md §1.2).
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && !isAppPath(r.URL.Path) {
@@ -214,7 +216,7 @@ func (s *Server) routes(api http.Handler) (http.Handler, error) {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}), nil
+	})), nil
 }
 
 func isAppPath(p string) bool {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
@@ -8,6 +9,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/cluster/memory"
 	"github.com/pixiu-io/pixiu/internal/cluster/redis"
 	"github.com/pixiu-io/pixiu/internal/demo"
+	"github.com/pixiu-io/pixiu/internal/lograte"
 )
 
 // newEngine builds the cluster engine: in-memory unless the configuration
@@ -22,6 +24,9 @@ func (s *Server) newEngine(deliver cluster.Handler) (cluster.Engine, error) {
 	case !ok:
 		return memory.NewWithOptions(memory.Options{HistoryMaxBytes: s.cfg.Limits.HistoryMaxBytes}, deliver), nil
 	}
+	// go-redis logs on its own (a dial failure every second while Redis is
+	// down): through slog, at most 5 lines a minute, then a summary.
+	redis.SetClientLog(slog.New(lograte.New(s.log.Handler(), 5, time.Minute)).With("component", "go-redis"))
 	e, err := redis.New(redis.Options{
 		Redis:     r,
 		NodeID:    c.NodeID,

@@ -15,8 +15,9 @@ import (
 	"github.com/pixiu-io/pixiu/internal/protocol"
 )
 
-// DirectFunc answers one REST request (see restapi.API.Direct).
-type DirectFunc func(ctx context.Context, method, requestURI string, body []byte) (int, http.Header, []byte)
+// DirectFunc answers one REST request (see restapi.API.Direct); requestID
+// is the request's X-Request-Id header, and the answer's X-Request-Id is sent.
+type DirectFunc func(ctx context.Context, method, requestURI, requestID string, body []byte) (int, http.Header, []byte)
 
 // restConn is the context of a keep-alive connection whose requests the
 // loop answers itself: HTTP/1.1 GET and POST requests to /apps/… framed by
@@ -63,8 +64,8 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 		}
 		rc.inRequest = false
 		// Direct is set only with an engine that never waits: no deadline needed.
-		status, header, body := t.opts.Direct(context.Background(), methodString(req.Method), string(req.Target), req.Body)
-		out := appendResponse(getBuf(), status, header.Get("Content-Type"), body, req.Close)
+		status, header, body := t.opts.Direct(context.Background(), methodString(req.Method), string(req.Target), string(req.RequestID), req.Body)
+		out := appendResponse(getBuf(), status, header, body, req.Close)
 		t.countOut(gc, kindREST, len(out))
 		_, _ = gc.Write(out)
 		putBuf(out)
@@ -82,7 +83,7 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 func (t *Transport) refuseREST(gc gnet.Conn, d *waitDeadline, status int, reason string) gnet.Action {
 	body := protocol.AppendString(append(getBuf(), `{"error":`...), reason)
 	body = append(body, '}')
-	out := appendResponse(getBuf(), status, "", body, true)
+	out := appendResponse(getBuf(), status, nil, body, true)
 	putBuf(body)
 	t.countOut(gc, kindREST, len(out))
 	_, _ = gc.Write(out)
@@ -122,16 +123,21 @@ func methodString(m []byte) string {
 }
 
 // appendResponse appends an HTTP/1.1 response with a Content-Length.
-func appendResponse(dst []byte, status int, contentType string, body []byte, closing bool) []byte {
+func appendResponse(dst []byte, status int, header http.Header, body []byte, closing bool) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, http.StatusText(status)...)
 	dst = append(dst, "\r\nContent-Type: "...)
+	contentType := header.Get("Content-Type")
 	if contentType == "" {
 		contentType = "application/json"
 	}
 	dst = append(dst, contentType...)
+	if id := header.Get("X-Request-Id"); id != "" { // set by Direct, checked there (no CR or LF)
+		dst = append(dst, "\r\nX-Request-Id: "...)
+		dst = append(dst, id...)
+	}
 	dst = append(dst, "\r\nContent-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\nDate: "...)

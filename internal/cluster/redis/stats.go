@@ -1,6 +1,13 @@
 package redis
 
-import "sync/atomic"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	goredis "github.com/redis/go-redis/v9"
+)
 
 // counters are the engine's error and reconnect counts, one atomic add each
 // on paths that are already failing or reconnecting.
@@ -27,3 +34,23 @@ func (e *Engine) Stats() Stats {
 		Reconnects: c.reconnects.Load(), PubSubReconnects: c.pubsubReconnects.Load(),
 		PubSubDropped: c.pubsubDropped.Load()}
 }
+
+// clientLog passes go-redis's own log lines (dial failures, pool and
+// pub/sub notices) to slog as warnings sharing one message, so that a
+// rate-limiting handler (lograte) bounds them however their text varies.
+type clientLog struct{ log *slog.Logger }
+
+func (l clientLog) Printf(ctx context.Context, format string, v ...any) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	l.log.WarnContext(ctx, ClientLogMessage, "detail", fmt.Sprintf(format, v...))
+}
+
+// ClientLogMessage is the message of every go-redis log line.
+const ClientLogMessage = "redis client"
+
+// SetClientLog sends go-redis's log (goredis.SetLogger) to log. That logger
+// is global to the process, not per client: the composition root sets it,
+// and the last call wins.
+func SetClientLog(log *slog.Logger) { goredis.SetLogger(clientLog{log}) }
