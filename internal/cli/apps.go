@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -28,6 +29,10 @@ Commands (on the store of the config: --config FILE or PIXIU_CONFIG, PIXIU_STORE
   update ID [settings]         change settings, e.g. --enabled=false --quota 200000
   rotate-secret ID             give the app a new secret (the old one stops working)
   delete ID                    delete the app and its usage (its connections are closed)
+  import FILE [--dry-run] [--format auto|soketi|csv|json]
+                               add apps with their own id, key and secret: a soketi config's
+                               appManager.array.apps, a JSON array or CSV of id,key,secret[,name];
+                               all or nothing (a clash with an existing app imports none)
 
 Settings flags: --name, --enabled, --client-events, --user-auth, --subscription-count, --allowed-origins,
   --max-connections, --max-presence-members, --max-client-events-per-second, --quota,
@@ -47,13 +52,14 @@ type appsCmd struct {
 // runApps runs `pixiu apps …`.
 func runApps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	group := newCommand("pixiu apps", strings.TrimPrefix(appsUsage, "usage: "), stdout, stderr)
-	want := map[string]int{"create": 1, "list": 0, "show": 1, "update": 1, "rotate-secret": 1, "delete": 1}
-	sub, code := group.subcommand(args, "create", "list", "show", "update", "rotate-secret", "delete")
+	want := map[string]int{"create": 1, "list": 0, "show": 1, "update": 1, "rotate-secret": 1, "delete": 1, "import": 1}
+	sub, code := group.subcommand(args, "create", "list", "show", "update", "rotate-secret", "delete", "import")
 	if code >= 0 {
 		return code
 	}
 	synopsis := map[string]string{"create": "create NAME [settings flags]", "list": "list", "show": "show ID",
-		"update": "update ID [settings flags]", "rotate-secret": "rotate-secret ID", "delete": "delete ID"}[sub]
+		"update": "update ID [settings flags]", "rotate-secret": "rotate-secret ID", "delete": "delete ID",
+		"import": "import FILE [--dry-run] [--format auto|soketi|csv|json]"}[sub]
 	cmd := newCommand("pixiu apps "+sub, "pixiu apps "+synopsis, stdout, stderr)
 	fs := cmd.fs
 	file := fs.String("config", getenv("PIXIU_CONFIG"), "YAML config file (env PIXIU_CONFIG)")
@@ -62,9 +68,18 @@ func runApps(ctx context.Context, args []string, getenv func(string) string, std
 	if sub == "create" || sub == "update" {
 		sf.register(fs)
 	}
+	var dryRun *bool
+	var format *string
+	if sub == "import" {
+		dryRun = fs.Bool("dry-run", false, "check the file and print what would be imported, write nothing")
+		format = fs.String("format", "auto", "file format: auto, soketi, csv or json (auto: .csv or not JSON → csv)")
+	}
 	pos, code := cmd.parse(args[1:], want[sub])
 	if code >= 0 {
 		return code
+	}
+	if format != nil && !slices.Contains(importFormats, *format) {
+		return cmd.fail("--format %q: want one of %s", *format, strings.Join(importFormats, ", "))
 	}
 	cfg, err := config.Load(*file, getenv)
 	if err != nil {
@@ -101,6 +116,8 @@ func runApps(ctx context.Context, args []string, getenv func(string) string, std
 		err = c.rotate(ctx, pos[0])
 	case "delete":
 		err = c.delete(ctx, pos[0])
+	case "import":
+		return c.importApps(ctx, pos[0], *format, *dryRun, stderr)
 	}
 	return reportAppsError(stderr, err)
 }
@@ -393,8 +410,23 @@ Server (Node SDK):
                               host: '%[4]s', port: '%[5]s', useTLS: false });
   await pusher.trigger('my-channel', 'my-event', { message: 'hello world' });
 
-Server (Go, github.com/pixiu-io/pixiu/pusher):
-  client, err := pusher.New(pusher.Options{AppID: "%[1]s", Key: "%[2]s", Secret: "%[3]s", Host: "%[4]s:%[5]s"})
+Server (Go, github.com/pixiu-io/pixiu/pusher: the API of github.com/pusher/pusher-http-go/v5):
+  client := pusher.Client{AppID: "%[1]s", Key: "%[2]s", Secret: "%[3]s", Host: "%[4]s:%[5]s"}
+  err := client.Trigger("my-channel", "my-event", map[string]string{"message": "hello world"})
+
+Server (PHP, pusher/pusher-php-server):
+  $pusher = new Pusher\Pusher('%[2]s', '%[3]s', '%[1]s', ['host' => '%[4]s', 'port' => %[5]s, 'scheme' => 'http', 'useTLS' => false]);
+  $pusher->trigger('my-channel', 'my-event', ['message' => 'hello world']);
+
+Laravel (.env; config/broadcasting.php's 'pusher' connection reads these):
+  BROADCAST_CONNECTION=pusher
+  PUSHER_APP_ID=%[1]s
+  PUSHER_APP_KEY=%[2]s
+  PUSHER_APP_SECRET=%[3]s
+  PUSHER_HOST=%[4]s
+  PUSHER_PORT=%[5]s
+  PUSHER_SCHEME=http
+  PUSHER_APP_CLUSTER=mt1
 
 Environment (pixiu trigger and your app server):
   PIXIU_APP_ID=%[1]s PIXIU_APP_KEY=%[2]s PIXIU_APP_SECRET=%[3]s

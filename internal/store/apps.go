@@ -282,3 +282,40 @@ func (s *Store) SeedApp(ctx context.Context, a *apps.App) (bool, error) {
 	})
 	return seeded, err
 }
+
+// TakenError refuses an import whose app id or key is already in use.
+type TakenError struct{ ID, Key string }
+
+func (e *TakenError) Error() string {
+	return fmt.Sprintf("store: app id %q or key %q is already in use", e.ID, e.Key)
+}
+
+// ImportApps stores apps with their own credentials (an import from another
+// server), all or none, in one transaction: invalid settings are refused with
+// apps.FieldErrors, an id or key already in use (stored, or reserved by the
+// config file) with *TakenError, and nothing is stored.
+func (s *Store) ImportApps(ctx context.Context, list []*apps.App) error {
+	for _, a := range list {
+		if err := a.Validate(); err != nil {
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		now := millis(time.Now())
+		for _, a := range list {
+			taken, err := s.taken(ctx, tx, a.ID, a.Key)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return &TakenError{ID: a.ID, Key: a.Key}
+			}
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO apps (`+appColumns+`, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), append(appValues(a), now, now)...)
+			if err != nil {
+				return fmt.Errorf("store: import app %s: %w", a.ID, err)
+			}
+		}
+		return s.bumpVersion(ctx, tx)
+	})
+}
