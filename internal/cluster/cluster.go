@@ -158,6 +158,18 @@ type DebugRelay interface {
 	SendDebug(appID string, entry []byte)
 }
 
+// HoldMarks let the nodes of a cluster share the webhook hold of
+// channel_vacated/member_removed (protocol.md §7.3): the node holding one
+// marks it, a node whose channel_occupied/member_added returns within the
+// hold takes the mark (and both send nothing), and the holder finds its mark
+// taken. Optional, like DebugRelay; keys are opaque.
+type HoldMarks interface {
+	// MarkHeld records key for ttl.
+	MarkHeld(ctx context.Context, key string, ttl time.Duration) error
+	// TakeHeld removes key and reports whether it was there.
+	TakeHeld(ctx context.Context, key string) (bool, error)
+}
+
 // Engine is everything a node needs from the cluster.
 type Engine interface {
 	Broker

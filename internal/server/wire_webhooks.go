@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/cluster"
 	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/webhook"
 )
@@ -31,6 +32,11 @@ func (s *Server) wireWebhooks() error {
 
 		DeadLetterRetention: w.DeadLetterRetention.D(),
 		MaxOutboxEvents:     w.MaxOutboxEvents,
+	}
+	if m, ok := s.hub.Engine().(cluster.HoldMarks); ok {
+		// A leave on one node and a return on another within the hold send
+		// neither webhook (webhook/handoff.go).
+		opts.Marks = m
 	}
 	if count := s.onDeliver(); count != nil {
 		// A webhook request counts as one message (protocol.md §8).

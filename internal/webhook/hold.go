@@ -41,13 +41,14 @@ func keyOf(e hub.Event) holdKey {
 	return holdKey{e.AppID, e.Channel, e.UserID}
 }
 
-// add holds e (vacated or removed) until at+delay.
-func (h *holder) add(e hub.Event, at time.Time) {
+// add holds e (vacated or removed) until at+delay; false if one was held
+// already (the first one stands).
+func (h *holder) add(e hub.Event, at time.Time) bool {
 	k := keyOf(e)
 	h.mu.Lock()
-	if _, dup := h.byKey[k]; dup { // already held: the first one stands
+	if _, dup := h.byKey[k]; dup {
 		h.mu.Unlock()
-		return
+		return false
 	}
 	x := &held{key: k, ev: e, at: at, due: at.Add(h.delay)}
 	h.byKey[k] = x
@@ -61,6 +62,7 @@ func (h *holder) add(e hub.Event, at time.Time) {
 		default:
 		}
 	}
+	return true
 }
 
 // cancel reports whether e (occupied or added) cancelled a held event.
@@ -137,6 +139,9 @@ func (s *Sender) release(list []*held, recheck bool) {
 		a, err := s.opts.Apps.ByID(x.ev.AppID)
 		if err != nil {
 			continue
+		}
+		if recheck && s.takenElsewhere(x.ev) {
+			continue // its pair came back on another node, which sent nothing either
 		}
 		if recheck && s.opts.StillGone != nil && !s.opts.StillGone(x.ev) {
 			s.stats.suppressed.Add(1) // back within the hold, on another node

@@ -46,6 +46,11 @@ type Options struct {
 	// is back — on another node, in a cluster) drops it. Errors should
 	// answer true: an event is better sent than lost.
 	StillGone func(hub.Event) bool
+	// Marks, if set, share held events with the other nodes (handoff.go),
+	// so that a leave on one node and a return on another within the hold
+	// send neither webhook. Without it, that return sends a second
+	// channel_occupied / member_added.
+	Marks Marks
 	// BackoffBase is the first retry delay; it doubles per attempt, with
 	// jitter. Default 1s, and at most RetryHorizon/20 so that a short
 	// horizon still gets several attempts.
@@ -180,6 +185,8 @@ type Sender struct {
 	cancel      context.CancelFunc
 	holdStop    chan struct{}
 	holdDone    chan struct{}
+	marks       chan markJob // to runMarks
+	marksDone   chan struct{}
 	writerStop  chan struct{}
 	writerDone  chan struct{}
 	schedDone   chan struct{}
@@ -206,6 +213,8 @@ func New(opts Options, log *slog.Logger) (*Sender, error) {
 		spillWake:   make(chan struct{}, 1),
 		holdStop:    make(chan struct{}),
 		holdDone:    make(chan struct{}),
+		marks:       make(chan markJob, handoffQueue),
+		marksDone:   make(chan struct{}),
 		writerStop:  make(chan struct{}),
 		writerDone:  make(chan struct{}),
 		schedDone:   make(chan struct{}),
@@ -220,6 +229,11 @@ func New(opts Options, log *slog.Logger) (*Sender, error) {
 	s.janitor() // the size before the writer appends; old dead letters go first
 	go s.runJanitor()
 	go s.runHolder()
+	if opts.Marks != nil {
+		go s.runMarks()
+	} else {
+		close(s.marksDone)
+	}
 	go s.runWriter()
 	go s.runScheduler()
 	if opts.StatsInterval > 0 {
@@ -248,12 +262,19 @@ func (s *Sender) Observe(e hub.Event) {
 	case hub.ChannelVacated, hub.MemberRemoved:
 		// protocol.md §7.3: held, so that a quick return cancels both.
 		if s.hold.delay > 0 && wantsPair(a, e) {
-			s.hold.add(e, now)
+			if s.hold.add(e, now) {
+				s.handoff(markJob{ev: e, mark: true})
+			}
 			return
 		}
 	case hub.ChannelOccupied, hub.MemberAdded:
 		if s.hold.cancel(e) {
 			s.stats.suppressed.Add(1)
+			s.handoff(markJob{ev: e})
+			return
+		}
+		// Its held half may be on another node: checked in order, off the caller.
+		if s.hold.delay > 0 && wantsPair(a, e) && s.handoff(markJob{ev: e, check: true, at: now}) {
 			return
 		}
 	}
@@ -386,6 +407,7 @@ func (s *Sender) Close() error {
 		s.closing.Store(true)
 		close(s.holdStop) // releases every held event into the queue
 		<-s.holdDone
+		<-s.marksDone // the occupied/added waiting for a check are dispatched
 		s.gate.Lock()
 		s.closed = true
 		s.gate.Unlock()

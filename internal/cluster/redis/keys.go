@@ -80,6 +80,9 @@ func (k keys) debugApp(topic string) (string, bool) {
 	return strings.CutSuffix(rest, "}:d")
 }
 
+// hold marks a webhook held by a node (cluster.HoldMarks); its own slot.
+func (k keys) hold(key string) string { return k.p + "{hold:" + key + "}" }
+
 func entry(app, ch string) string { return app + ":" + ch }
 
 func splitEntry(e string) (app, ch string, ok bool) {
