@@ -166,6 +166,7 @@ func (c *Console) routes() {
 	m.Handle("GET /console/api/apps/{id}/channels", c.reading(c.appChannels))
 	m.Handle("POST /console/api/apps/{id}/events", c.mutating(c.sendEvent))
 	m.Handle("GET /console/api/apps/{id}/stream", c.reading(c.stream))
+	m.Handle("GET /console/api/apps/{id}/history", c.reading(c.channelHistory))
 	m.Handle("/console/api/", c.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "no such console API: %s %s", r.Method, r.URL.Path)
 	}))

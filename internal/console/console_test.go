@@ -83,7 +83,15 @@ func newFixture(t *testing.T, mutate func(*Options)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.usage.Close() })
-	f.hub, err = hub.New(hub.Options{Observer: f.tap, OnDeliver: func(appID string, n int) { f.usage.Add(appID, int64(n)) }},
+	f.hub, err = hub.New(hub.Options{Observer: f.tap, OnDeliver: func(appID string, n int) { f.usage.Add(appID, int64(n)) },
+		History: func(appID, channel string) cluster.HistoryPolicy { // as the server's
+			a, err := f.apps.ByID(appID)
+			if err != nil {
+				return cluster.HistoryPolicy{}
+			}
+			n, age := a.HistoryFor(channel)
+			return cluster.HistoryPolicy{MaxEvents: n, MaxAge: age}
+		}},
 		func(h cluster.Handler) (cluster.Engine, error) { return memory.New(h), nil })
 	if err != nil {
 		t.Fatal(err)
@@ -489,6 +497,56 @@ func TestEventCreator(t *testing.T) {
 	if st != 400 || fe["channel"] == nil || fe["event"] == nil || fe["data"] == nil {
 		t.Fatalf("invalid event: %d %v", st, body)
 	}
+}
+
+// TestChannelHistory: the debug console's "Load history" reads a channel's
+// kept events through the hub, oldest first, for a signed-in session only;
+// 404 when the app keeps no history for the channel.
+func TestChannelHistory(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	b := f.signedIn()
+	st, app := b.do("POST", "/console/api/apps", map[string]any{"name": "H",
+		"history": map[string]any{"channels": []string{"news-"}, "max_events": 3, "max_age_seconds": 600}})
+	if st != 201 {
+		t.Fatalf("create: %d %v", st, app)
+	}
+	id := app["id"].(string)
+	for i := 1; i <= 4; i++ {
+		if err := f.hub.Publish(context.Background(), id, []string{"news-1", "other"}, "flash", fmt.Sprintf(`{"n":%d}`, i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := "/console/api/apps/" + id + "/history?channel="
+	st, body := f.browser().do("GET", path+"news-1", nil)
+	if st != 401 || body["events"] != nil {
+		t.Fatalf("without a session: %d %v", st, body)
+	}
+	st, body = b.do("GET", path+"news-1", nil)
+	events, _ := body["events"].([]any)
+	if st != 200 || len(events) != 3 {
+		t.Fatalf("history: %d %v", st, body)
+	}
+	prev := ""
+	for i, e := range events {
+		ev := e.(map[string]any)
+		if ev["event"] != "flash" || ev["data"] != fmt.Sprintf(`{"n":%d}`, i+2) || ev["id"] == "" || ev["id"] == prev {
+			t.Fatalf("event %d: %v (all: %v)", i, ev, events)
+		}
+		prev = ev["id"].(string)
+	}
+	st, body = b.do("GET", path+"news-2", nil)
+	if events, ok := body["events"].([]any); st != 200 || !ok || len(events) != 0 {
+		t.Fatalf("nothing kept: %d %v", st, body)
+	}
+	st, body = b.do("GET", path+"other", nil)
+	wantError(t, st, body, 404, "history is off for channel other")
+	st, body = b.do("GET", path+"bad%20channel!", nil)
+	if fe, _ := body["fields"].(map[string]any); st != 400 || fe["channel"] == nil {
+		t.Fatalf("bad channel: %d %v", st, body)
+	}
+	st, body = b.do("GET", "/console/api/apps/nope/history?channel=news-1", nil)
+	wantError(t, st, body, 404, "no app")
 }
 
 // TestEventCreatorLimits: the event creator refuses what the REST API

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/hub"
 	"github.com/pixiu-io/pixiu/internal/protocol"
 	"github.com/pixiu-io/pixiu/internal/usage"
 )
@@ -138,5 +139,50 @@ func (c *Console) appChannels(w http.ResponseWriter, r *http.Request) error {
 		out = out[:200]
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+	return nil
+}
+
+// historyLimit is how many kept events the debug console loads at most (the
+// newest ones).
+const historyLimit = 100
+
+// channelHistory serves GET /console/api/apps/{id}/history?channel=NAME for
+// the debug console's "Load history": the channel's newest kept events,
+// oldest first, read through the hub as GET
+// /apps/{id}/channels/{name}/history reads them. 404 when the app keeps no
+// history for the channel; an empty list when nothing was published within
+// its window.
+func (c *Console) channelHistory(w http.ResponseWriter, r *http.Request) error {
+	a, err := c.app(r)
+	if err != nil {
+		return err
+	}
+	name, maxLen := r.URL.Query().Get("channel"), c.limits.MaxChannelNameLen
+	if maxLen <= 0 {
+		maxLen = 200 // the documented default, as protocol.PublishLimits
+	}
+	if !protocol.ValidChannelName(name, maxLen) {
+		return &Error{Status: http.StatusBadRequest, Message: "invalid channel name",
+			Fields: map[string]string{"channel": "must be 1 to " + strconv.Itoa(maxLen) +
+				" characters of a-z, A-Z, 0-9 and -_=@,.;"}}
+	}
+	page, err := c.opts.Hub.History(r.Context(), a.ID, name, hub.HistoryQuery{Limit: historyLimit})
+	switch {
+	case errors.Is(err, hub.ErrHistoryOff):
+		return errorf(http.StatusNotFound, "history is off for channel %s: add a prefix of it to the app's history channels", name)
+	case err != nil:
+		return errorf(http.StatusServiceUnavailable, "channel history unavailable: the cluster engine is unavailable")
+	}
+	type event struct {
+		ID     string `json:"id"`
+		Event  string `json:"event"`
+		Data   string `json:"data"`
+		UserID string `json:"user_id,omitempty"`
+	}
+	out := make([]event, len(page.Events))
+	for i, ev := range page.Events {
+		out[i] = event{ev.ID, ev.Event, ev.Data, ev.UserID}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channel": name, "events": out, "more": page.More})
 	return nil
 }

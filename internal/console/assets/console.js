@@ -335,6 +335,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
     ['presence', 'Presence', ['member_added', 'member_removed']],
     ['channels', 'Channels', ['channel_occupied', 'channel_vacated', 'cache_miss']],
     ['webhooks', 'Webhooks', ['webhook']],
+    ['history', 'History', ['history']],
     ['errors', 'Errors', ['error', 'dropped']],
   ];
   const GROUP_OF = Object.fromEntries(GROUPS.flatMap(([g, , types]) => types.map((t) => [t, g])));
@@ -343,6 +344,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
     subscription_count: 'Subscription count', api_message: 'API message', client_event: 'Client event',
     member_added: 'Member added', member_removed: 'Member removed', channel_occupied: 'Occupied',
     channel_vacated: 'Vacated', cache_miss: 'Cache miss', error: 'Error', dropped: 'Dropped', webhook: 'Webhook',
+    history: 'History',
   };
   const MAX_ROWS = 1000;
 
@@ -375,7 +377,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
     function add(e) {
       const kv = (k, v) => (v === undefined || v === '' ? null : h('span', { class: 'kv' }, `${k} `, h('b', {}, String(v))));
       const detail = h('div', { class: 'd' },
-        kv('channel', e.channel), kv('event', e.event), kv('socket', e.socket_id), kv('user', e.user_id),
+        kv('channel', e.channel), kv('event', e.event), kv('id', e.id), kv('socket', e.socket_id), kv('user', e.user_id),
         e.type === 'subscription_count' ? kv('count', e.count) : null,
         e.type === 'dropped' ? kv('dropped', e.count) : null,
         kv('status', e.status), kv('reason', e.reason), kv('node', e.node),
@@ -409,7 +411,42 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
     body.append(h('div', { class: 'debug' },
       h('div', { class: 'card log-card' }, h('div', { class: 'log-tools' },
         h('div', { class: 'row' }, chips), h('div', { class: 'row' }, search, pause, clear, live)), log),
-      eventCreator(app)));
+      h('div', {}, eventCreator(app), historyLoader(app, add))));
+  }
+
+  // historyLoader loads a channel's kept events (the app's history setting)
+  // into the debug list, oldest first, as "History" rows.
+  function historyLoader(app, add) {
+    const channel = h('input', { id: 'hist-channel', value: 'my-channel', autocomplete: 'off' });
+    const result = h('div', { class: 'result', id: 'hist-result' });
+    const load = h('button', { type: 'submit', id: 'hist-load', class: 'ghost' }, 'Load history');
+    return h('form', { class: 'card', id: 'history-loader', onsubmit: async (e) => {
+      e.preventDefault();
+      const name = channel.value.trim();
+      result.className = 'result';
+      result.textContent = '';
+      load.disabled = true;
+      try {
+        const r = await api('GET', `/apps/${encodeURIComponent(app.id)}/history?channel=${encodeURIComponent(name)}`);
+        for (const ev of r.events) {
+          add({ type: 'history', time: Number(ev.id.split('-')[0]), channel: name, id: ev.id, event: ev.event, user_id: ev.user_id, data: ev.data });
+        }
+        result.classList.add('ok');
+        result.textContent = r.events.length
+          ? `Loaded ${r.events.length} kept event${r.events.length === 1 ? '' : 's'} of ${name}${r.more ? ' (the newest ones)' : ''}`
+          : `No events kept for ${name}: none was published within its history window`;
+      } catch (e2) {
+        result.classList.add('bad');
+        const fe = Object.entries(e2.fields || {});
+        result.textContent = fe.length ? fe.map(([k, v]) => `${k}: ${v}`).join('; ') : `${e2.status || ''} ${e2.message}`.trim();
+      } finally {
+        load.disabled = false;
+      }
+    } },
+      h('h2', {}, 'Channel history'),
+      h('p', { class: 'muted' }, 'Loads the events the channel keeps (the app\'s history setting) into the list.'),
+      h('div', { class: 'field' }, h('label', { for: 'hist-channel' }, 'Channel'), channel),
+      load, result);
   }
 
   function eventCreator(app) {
