@@ -41,7 +41,7 @@ binary: embed-js
 # (only files that changed, so the Go build cache stays warm). Without
 # node_modules it warns and the binary carries no pusher-js (the demo then
 # uses node_modules at run time, else the CDN, and logs which).
-embed-js:
+embed-js: node_modules/.package-lock.json
 	@if [ -f $(PUSHERJS)/dist/web/pusher.min.js ]; then \
 		set -e; \
 		cmp -s $(PUSHERJS)/dist/web/pusher.min.js $(PUSHERJS_EMBED)/pusher.min.js || cp $(PUSHERJS)/dist/web/pusher.min.js $(PUSHERJS_EMBED)/pusher.min.js; \
@@ -91,6 +91,13 @@ image: build ## the container image (podman or docker) from bin/pixiu
 	rm -rf bin/image && mkdir -p bin/image/data && cp bin/pixiu bin/image/pixiu
 	$(CONTAINER) build $(if $(filter podman buildah,$(notdir $(firstword $(CONTAINER)))),--format docker) \
 		-f deploy/container/Containerfile.local -t $(IMAGE) bin/image
+
+# make build installs the pinned npm packages when node_modules is missing or
+# older than package-lock.json (npm writes node_modules/.package-lock.json on
+# every install), so the binary carries pusher-js on a fresh clone too; without
+# npm the build goes on and embed-js says where pages will load pusher-js from.
+node_modules/.package-lock.json: package-lock.json
+	-$(NPM) ci --no-audit --no-fund --silent
 
 deps-js: ## install pinned JS dependencies (pusher-js for the demo, test clients)
 	@if [ -f package-lock.json ]; then $(NPM) ci --no-audit --no-fund --silent; fi
