@@ -36,14 +36,14 @@ func (c *conn) recoverHistory(m protocol.ClientMessage) {
 		}
 	}
 	appID, limit := c.curApp().ID, c.t.opts.MaxHistoryReplay
-	recover := func() {
+	replay := func() {
 		// An engine failure has been answered with pixiu:recovery_failed
 		// ("unavailable"); the page refetches.
 		_ = c.t.opts.Hub.Recover(context.Background(), appID, c, m.Channel, r.Since, limit, r.Exclude)
 	}
 	if c.t.offloop {
-		c.offload(recover, nil)
+		c.offload(replay, nil)
 		return
 	}
-	recover()
+	replay()
 }
