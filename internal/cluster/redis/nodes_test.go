@@ -59,12 +59,13 @@ func TestMain(m *testing.M) {
 
 // node is one running `pixiu serve` process.
 type node struct {
-	t    *testing.T
-	name string
-	Addr string
-	cmd  *exec.Cmd
-	out  *pixiutest.SyncBuffer
-	done chan struct{}
+	t      *testing.T
+	name   string
+	Addr   string
+	prefix string // key prefix shared by the nodes of a test
+	cmd    *exec.Cmd
+	out    *pixiutest.SyncBuffer
+	done   chan struct{}
 }
 
 // clusterOpts shape the nodes of one test.
@@ -129,7 +130,7 @@ func startNode(t *testing.T, bin, name, prefix string, o clusterOpts) *node {
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nd := &node{t: t, name: name, Addr: cfg.Addr(), out: &pixiutest.SyncBuffer{}, done: make(chan struct{})}
+	nd := &node{t: t, name: name, Addr: cfg.Addr(), prefix: prefix, out: &pixiutest.SyncBuffer{}, done: make(chan struct{})}
 	nd.cmd = exec.Command(bin, "serve", "--config", file)
 	nd.cmd.Dir = dir
 	nd.cmd.Stdout, nd.cmd.Stderr = nd.out, nd.out

@@ -3,7 +3,8 @@ package redis_test
 // A Redis Cluster of the test binary's own: three primaries (no replicas)
 // on loopback ports, created once by the first test that needs it and
 // stopped by TestMain. Tests share it with their own key prefixes, as they
-// share the standalone Redis.
+// share the standalone Redis. Tests that change the cluster (slot
+// migration, a shard's failover) start one of their own.
 
 import (
 	"context"
@@ -26,7 +27,14 @@ import (
 type redisCluster struct {
 	dir   string
 	ports []int
-	cmds  []*exec.Cmd
+	cmds  []*exec.Cmd // cmds[i] serves ports[i]
+}
+
+// clusterSpec shapes a cluster: primaries, replicas of each, and
+// cluster-node-timeout (how long a silent node takes to be declared failed).
+type clusterSpec struct {
+	primaries, replicas int
+	nodeTimeout         time.Duration
 }
 
 var (
@@ -76,7 +84,13 @@ func clusterClient(url string) *goredis.ClusterClient {
 	return goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: strings.Split(hosts, ",")})
 }
 
+// startCluster starts n primaries without replicas.
 func startCluster(n int) (*redisCluster, error) {
+	return startClusterSpec(clusterSpec{primaries: n, nodeTimeout: 2 * time.Second})
+}
+
+func startClusterSpec(spec clusterSpec) (*redisCluster, error) {
+	n := spec.primaries * (1 + spec.replicas)
 	for _, bin := range []string{"redis-server", "redis-cli"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, err
@@ -105,7 +119,7 @@ func startCluster(n int) (*redisCluster, error) {
 		}
 		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--cluster-port", strconv.Itoa(bus),
 			"--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no", "--dir", ndir,
+			"--cluster-node-timeout", strconv.FormatInt(spec.nodeTimeout.Milliseconds(), 10), "--save", "", "--appendonly", "no", "--dir", ndir,
 			"--daemonize", "no", "--logfile", filepath.Join(ndir, "redis.log"))
 		if err := cmd.Start(); err != nil {
 			return nil, err
@@ -120,12 +134,17 @@ func startCluster(n int) (*redisCluster, error) {
 		}
 	}
 	args := append([]string{"--cluster", "create"}, hosts...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(spec.replicas), "--cluster-yes")
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	if err := rc.waitOK(30 * time.Second); err != nil {
 		return nil, err
+	}
+	if spec.replicas > 0 {
+		if err := rc.waitReplicas(30 * time.Second); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return rc, nil
@@ -165,6 +184,39 @@ func (rc *redisCluster) checkOK() error {
 	return nil
 }
 
+// waitReplicas waits until every replica is in sync with its primary (a
+// failover needs one that is).
+func (rc *redisCluster) waitReplicas(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, p := range rc.ports {
+		c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + strconv.Itoa(p)})
+		for {
+			info, err := c.Info(context.Background(), "replication").Result()
+			if err == nil && (strings.Contains(info, "role:master\r\n") || strings.Contains(info, "master_link_status:up\r\n")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.Close()
+				return fmt.Errorf("replica %d not in sync: %v\n%s", p, err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.Close()
+	}
+	return nil
+}
+
+// kill stops the server on port as SIGKILL does (no goodbye, no save).
+func (rc *redisCluster) kill(port int) {
+	for i, p := range rc.ports {
+		if p == port && rc.cmds[i] != nil {
+			_ = rc.cmds[i].Process.Kill()
+			_ = rc.cmds[i].Wait()
+			rc.cmds[i] = nil
+		}
+	}
+}
+
 func waitPing(port int, timeout time.Duration) error {
 	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
 	defer c.Close()
@@ -200,8 +252,10 @@ func twoFreePorts() (int, int, error) {
 
 func (rc *redisCluster) stop() {
 	for _, c := range rc.cmds {
-		_ = c.Process.Kill()
-		_ = c.Wait()
+		if c != nil {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
 	}
 	rc.cmds = nil
 	_ = os.RemoveAll(rc.dir)
