@@ -77,10 +77,25 @@ test('console: sign in, create an app, debug console, event creator, quota', asy
     app.secret = (await page.locator('#cred-secret').textContent()).trim();
     assert.match(app.secret, /^[0-9a-f]{20}$/);
     assert.match(await page.locator('#snippet').textContent(), new RegExp(`new Pusher\\('${app.key}'`));
-    for (const [tab, want] of [['Node', `secret: '${app.secret}'`], ['Go', `AppID:  "${app.id}"`], ['Ruby', `Pusher.key = '${app.key}'`]]) {
+    // Every tab carries the app's keys and the address this page was served on.
+    const tabs = [
+      ['Node', [`secret: '${app.secret}'`, "host: '127.0.0.1'", `port: '${server.port}'`, 'useTLS: false']],
+      ['Go', [`AppID:  "${app.id}"`, `Host:   "127.0.0.1:${server.port}"`]],
+      ['PHP', [`new Pusher\\Pusher('${app.key}', '${app.secret}', '${app.id}', [`, "'host' => '127.0.0.1'",
+        `'port' => ${server.port},`, "'scheme' => 'http'", "'useTLS' => false"]],
+      ['Laravel', [`PUSHER_APP_ID=${app.id}\n`, `PUSHER_APP_KEY=${app.key}\n`, `PUSHER_APP_SECRET=${app.secret}\n`,
+        'PUSHER_HOST=127.0.0.1\n', `PUSHER_PORT=${server.port}\n`, 'PUSHER_SCHEME=http\n', "'driver' => 'pusher'",
+        "broadcaster: 'pusher'", 'key: import.meta.env.VITE_PUSHER_APP_KEY']],
+      ['Ruby', [`Pusher.key = '${app.key}'`, `Pusher.port = ${server.port}`]],
+    ];
+    assert.deepEqual(await page.locator('.seg button').allTextContents(), ['pusher-js', 'Node', 'Go', 'PHP', 'Laravel', 'Ruby']);
+    for (const [tab, wants] of tabs) {
       await page.locator('.seg button', { hasText: tab }).click();
-      assert.ok((await page.locator('#snippet').textContent()).includes(want), `${tab} snippet has the keys`);
+      const code = await page.locator('#snippet').textContent();
+      for (const want of wants) assert.ok(code.includes(want), `${tab} snippet lacks ${want}:\n${code}`);
     }
+    await page.locator('.seg button', { hasText: 'Laravel' }).click();
+    await page.screenshot({ path: outputPath('console-laravel.png') });
 
     // Open its debug console.
     await page.click('#tab-debug');

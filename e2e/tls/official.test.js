@@ -11,7 +11,10 @@ import tls from 'node:tls';
 import fs from 'node:fs';
 import path from 'node:path';
 import Echo from 'laravel-echo';
-import { startServer, APPS, TLS_DIR } from '../lib/server.js';
+import os from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startServer, binary, APPS, TLS_DIR } from '../lib/server.js';
 import { Pool, connected, subscribe, sdk, sdkStatus } from '../lib/clients.js';
 import { Recorder, uid, withTimeout } from '../lib/wait.js';
 
@@ -97,6 +100,33 @@ describe('official clients over TLS', () => {
     assert.match(answer, /^HTTP\/1\.1 400 /);
     assert.match(answer, /client sent an HTTP request to an HTTPS server/);
     assert.doesNotMatch(answer, /"ok":true/);
+  });
+
+  test('pixiu trigger --config of a TLS server publishes over https (its certificate\'s name, https from tls.*)', async () => {
+    // The config as an operator has it: no host (0.0.0.0), the port, the
+    // certificate (for localhost), one app. The CLI takes the certificate's
+    // name and https from it; SSL_CERT_FILE makes the test CA trusted.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixiu-cli-tls-'));
+    const file = path.join(dir, 'pixiu.yaml');
+    const { id, key, secret } = APPS.main;
+    fs.writeFileSync(file, `port: ${srv.port}\ntls:\n` +
+      `  cert_file: ${path.join(TLS_DIR, 'cert.pem')}\n  key_file: ${path.join(TLS_DIR, 'key.pem')}\n` +
+      `apps:\n  - {id: ${id}, key: ${key}, secret: ${secret}}\n`);
+    const bin = await binary();
+    const runBin = (...args) => promisify(execFile)(bin, args, {
+      env: { ...process.env, SSL_CERT_FILE: path.join(TLS_DIR, 'ca.pem') }, timeout: 30000,
+    });
+    try {
+      const client = pool.pusher();
+      await connected(client, 10000);
+      const name = uid('cli');
+      const ch = await subscribe(client, name, 10000);
+      const { stdout } = await runBin('trigger', '--config', file, '--channel', name, '--event', 'from-cli', '--data', '{"over":"https"}');
+      assert.equal(stdout.trim(), '{}');
+      assert.deepEqual((await ch.log.next((m) => m.event === 'from-cli', 10000, 'from-cli')).data, { over: 'https' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the console and the REST API answer over https', async () => {

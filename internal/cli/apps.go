@@ -2,13 +2,15 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/snippets"
 	"github.com/pixiu-io/pixiu/internal/store"
 )
 
@@ -377,7 +380,6 @@ func (c *appsCmd) print(ctx context.Context, a *apps.App, title string) error {
 	if c.json {
 		return json.NewEncoder(c.stdout).Encode(toJSONApp(a, totals[a.ID].Messages))
 	}
-	host, port := c.endpoint()
 	onOff := func(b bool) string {
 		if b {
 			return "on"
@@ -399,49 +401,58 @@ func (c *appsCmd) print(ctx context.Context, a *apps.App, title string) error {
 	fmt.Fprintf(w, "  enabled %s · client events %s · subscription count %s · max connections %s · "+
 		"daily quota %s · messages today %d\n\n", onOff(a.Enabled), onOff(a.ClientEvents), onOff(a.SubscriptionCount),
 		limit(int64(a.MaxConnections)), limit(a.DailyMessageQuota), totals[a.ID].Messages)
-	fmt.Fprintf(w, `Browser (pusher-js):
-  const pusher = new Pusher('%[2]s', {
-    cluster: 'mt1', wsHost: '%[4]s', wsPort: %[5]s, forceTLS: false, enabledTransports: ['ws', 'wss'],
-  });
-  pusher.subscribe('my-channel').bind('my-event', (data) => console.log(data));
-
-Server (Node SDK):
-  const pusher = new Pusher({ appId: '%[1]s', key: '%[2]s', secret: '%[3]s',
-                              host: '%[4]s', port: '%[5]s', useTLS: false });
-  await pusher.trigger('my-channel', 'my-event', { message: 'hello world' });
-
-Server (Go, github.com/pixiu-io/pixiu/pusher: the API of github.com/pusher/pusher-http-go/v5):
-  client := pusher.Client{AppID: "%[1]s", Key: "%[2]s", Secret: "%[3]s", Host: "%[4]s:%[5]s"}
-  err := client.Trigger("my-channel", "my-event", map[string]string{"message": "hello world"})
-
-Server (PHP, pusher/pusher-php-server):
-  $pusher = new Pusher\Pusher('%[2]s', '%[3]s', '%[1]s', ['host' => '%[4]s', 'port' => %[5]s, 'scheme' => 'http', 'useTLS' => false]);
-  $pusher->trigger('my-channel', 'my-event', ['message' => 'hello world']);
-
-Laravel (.env; config/broadcasting.php's 'pusher' connection reads these):
-  BROADCAST_CONNECTION=pusher
-  PUSHER_APP_ID=%[1]s
-  PUSHER_APP_KEY=%[2]s
-  PUSHER_APP_SECRET=%[3]s
-  PUSHER_HOST=%[4]s
-  PUSHER_PORT=%[5]s
-  PUSHER_SCHEME=http
-  PUSHER_APP_CLUSTER=mt1
-
-Environment (pixiu trigger and your app server):
-  PIXIU_APP_ID=%[1]s PIXIU_APP_KEY=%[2]s PIXIU_APP_SECRET=%[3]s
-`, a.ID, a.Key, a.Secret, host, port)
+	for _, sn := range snippets.For(snippets.App{ID: a.ID, Key: a.Key, Secret: a.Secret}, clientEndpoint(c.cfg)) {
+		fmt.Fprintf(w, "%s:\n%s\n", sn.Name, indent(sn.Code))
+	}
+	fmt.Fprintf(w, "Environment (pixiu trigger and your app server):\n  PIXIU_APP_ID=%s PIXIU_APP_KEY=%s PIXIU_APP_SECRET=%s\n",
+		a.ID, a.Key, a.Secret)
 	return nil
 }
 
-// endpoint is where clients reach the configured server.
-func (c *appsCmd) endpoint() (string, string) {
-	host := c.cfg.Host
-	if isWildcardHost(host) {
-		host = "127.0.0.1"
+// indent puts two spaces before each non-empty line of s.
+func indent(s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s + "\n") {
+		if strings.TrimSpace(line) != "" {
+			b.WriteString("  ")
+		}
+		b.WriteString(line)
 	}
-	if strings.Contains(host, ":") && net.ParseIP(host) != nil {
-		host = "[" + host + "]"
+	return b.String()
+}
+
+// clientEndpoint is where clients reach the server cfg configures: its
+// host (loopback for a wildcard) and port, https/wss with TLS on. With TLS
+// the host is the certificate's name (the first ACME domain, or the first
+// DNS name of the certificate file), as clients check it.
+func clientEndpoint(cfg config.Config) snippets.Endpoint {
+	ep := snippets.Endpoint{Host: cfg.Host, Port: cfg.Port, TLS: cfg.TLS.Enabled()}
+	if ep.Port == 0 {
+		ep.Port = defaultClientPort
 	}
-	return host, strconv.Itoa(c.cfg.Port)
+	if isWildcardHost(ep.Host) {
+		ep.Host = defaultClientHost
+		if ep.TLS {
+			ep.Host = firstNonEmpty(append(cfg.TLS.ACME.Domains, certName(cfg.TLS.CertFile), ep.Host)...)
+		}
+	}
+	ep.Host = snippets.HostForURL(ep.Host)
+	return ep
+}
+
+// certName is the first DNS name of the leaf in the PEM file, or "".
+func certName(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return ""
+	}
+	leaf, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil || len(leaf.DNSNames) == 0 {
+		return ""
+	}
+	return leaf.DNSNames[0]
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pixiu-io/pixiu/internal/pixiutest"
 	"github.com/pixiu-io/pixiu/internal/store"
 )
 
@@ -71,7 +72,9 @@ func TestAppsLifecycle(t *testing.T) {
 	}
 	id, key, secret := m[1], m[2], m[3]
 	for _, want := range []string{"new Pusher('" + key + "'", "secret: '" + secret + "'", "PIXIU_APP_ID=" + id,
-		"daily quota 1000", "client events on", `Host: "127.0.0.1:6001"`} {
+		"daily quota 1000", "client events on", `Host:   "127.0.0.1:6001"`, "PHP:\n  <?php\n",
+		"new Pusher\\Pusher('" + key + "', '" + secret + "', '" + id + "', [", "Laravel:\n  # .env\n", "PUSHER_APP_KEY=" + key + "\n",
+		"PUSHER_SCHEME=http\n", "broadcaster: 'pusher'"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("create output lacks %q:\n%s", want, out)
 		}
@@ -149,7 +152,7 @@ func TestAppsUsesConfigFile(t *testing.T) {
 	makeStore(t, filepath.Join(dir, "s.db"))
 	e := &appsEnv{t: t, env: map[string]string{}}
 	code, out, errs := e.run("create", "--config", file, "Svc")
-	if code != 0 || !strings.Contains(out, "wsHost: '10.0.0.5', wsPort: 7001") {
+	if code != 0 || !strings.Contains(out, "wsHost: '10.0.0.5',\n      wsPort: 7001,") || !strings.Contains(out, "'port' => 7001,") {
 		t.Fatalf("create with config: %d %s %s", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "s.db")); err != nil {
@@ -164,5 +167,51 @@ func TestAppsUsesConfigFile(t *testing.T) {
 	code, out, _ = e.run("show", "--config", file, "cfg")
 	if code != 0 || !strings.Contains(out, "read-only") || !strings.Contains(out, "cfg-secret") {
 		t.Fatalf("show config app: %d %s", code, out)
+	}
+}
+
+// TestClientEndpointTLS: with TLS on, `apps show` prints https/wss snippets
+// for the certificate's name, and `trigger --config` speaks https to it.
+func TestClientEndpointTLS(t *testing.T) {
+	t.Parallel()
+	cert, key, _ := pixiutest.NewCA(t).Leaf(t) // for localhost, 127.0.0.1, ::1
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pixiu.yaml")
+	cfg := "port: 7443\nstore:\n  path: " + filepath.Join(dir, "s.db") + "\ntls:\n  cert_file: " + cert + "\n  key_file: " + key +
+		"\napps:\n  - {id: cfg, key: cfg-key, secret: cfg-secret}\n"
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	makeStore(t, filepath.Join(dir, "s.db"))
+	e := &appsEnv{t: t, env: map[string]string{}}
+	code, out, errs := e.run("show", "--config", file, "cfg")
+	if code != 0 {
+		t.Fatalf("show: %d %s", code, errs)
+	}
+	for _, want := range []string{"wsHost: 'localhost'", "wssPort: 7443", "forceTLS: true", "useTLS: true", `Host:   "localhost:7443"`,
+		"Secure: true", "'scheme' => 'https'", "PUSHER_HOST=localhost\n", "PUSHER_SCHEME=https\n", "Pusher.encrypted = true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "http'") || strings.Contains(out, "forceTLS: false") {
+		t.Errorf("show has a plain-HTTP snippet:\n%s", out)
+	}
+
+	cf := connFlags{configPath: file}
+	opts, err := cf.options(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Scheme != "https" || opts.Host != "localhost" || opts.Port != 7443 || opts.Key != "cfg-key" {
+		t.Fatalf("trigger --config on a TLS config: %+v", opts)
+	}
+	cf.host = "127.0.0.1"
+	if opts, _ := cf.options(env(nil)); opts.Scheme != "https" || opts.Host != "127.0.0.1" {
+		t.Fatalf("--host on a TLS config: %+v", opts)
+	}
+	cf.host = "http://127.0.0.1:7000"
+	if opts, _ := cf.options(env(nil)); opts.Scheme != "" {
+		t.Fatalf("a host URL keeps its scheme: %+v", opts)
 	}
 }

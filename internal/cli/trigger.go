@@ -45,7 +45,7 @@ func (cf *connFlags) register(fs *flag.FlagSet) {
 // the config file's first app (and its port), then the development defaults.
 func (cf *connFlags) options(getenv func(string) string) (pusher.Options, error) {
 	app := config.DefaultApp()
-	host, port := "", 0
+	host, port, secure := "", 0, false
 	if cf.configPath != "" {
 		cfg, err := config.Load(cf.configPath, getenv)
 		if err != nil {
@@ -54,10 +54,8 @@ func (cf *connFlags) options(getenv func(string) string) (pusher.Options, error)
 		if len(cfg.Apps) > 0 {
 			app = cfg.Apps[0]
 		}
-		if !isWildcardHost(cfg.Host) {
-			host = cfg.Host // a bind address is only useful when it is not 0.0.0.0
-		}
-		port = cfg.Port
+		ep := clientEndpoint(cfg) // loopback for 0.0.0.0; the certificate's name with TLS
+		host, port, secure = ep.Host, ep.Port, ep.TLS
 	}
 	opts := pusher.Options{
 		AppID:  firstNonEmpty(cf.appID, getenv("PIXIU_APP_ID"), app.ID),
@@ -67,6 +65,9 @@ func (cf *connFlags) options(getenv func(string) string) (pusher.Options, error)
 	}
 	if isWildcardHost(opts.Host) {
 		opts.Host = defaultClientHost
+	}
+	if secure && !strings.Contains(opts.Host, "://") {
+		opts.Scheme = "https" // the config's port speaks TLS only
 	}
 	switch {
 	case cf.port != 0:

@@ -163,6 +163,7 @@ func (c *Console) routes() {
 	m.Handle("POST /console/api/apps/{id}/rotate-secret", c.mutating(c.rotateSecret))
 	m.Handle("DELETE /console/api/apps/{id}", c.mutating(c.deleteApp))
 	m.Handle("GET /console/api/apps/{id}/usage", c.reading(c.appUsage))
+	m.Handle("GET /console/api/apps/{id}/snippets", c.reading(c.appSnippets))
 	m.Handle("GET /console/api/apps/{id}/channels", c.reading(c.appChannels))
 	m.Handle("POST /console/api/apps/{id}/events", c.mutating(c.sendEvent))
 	m.Handle("GET /console/api/apps/{id}/stream", c.reading(c.stream))

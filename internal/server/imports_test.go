@@ -30,6 +30,7 @@ func TestImportRules(t *testing.T) {
 		"internal/redisurl":       {"internal/", "github.com/redis"},
 		"internal/tlsterm":        {"internal/", "github.com/panjf2000/gnet"},
 		"internal/reqid":          {"internal/"},
+		"internal/snippets":       {"internal/"},
 		"internal/store":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/usage":          {"internal/hub", "internal/wsconn", "internal/restapi", "internal/console"},
 		"internal/webhook":        {"internal/wsconn", "internal/restapi", "internal/console", "internal/store"},

@@ -222,70 +222,17 @@
 
   // ---- getting started ----
 
-  function endpoint() {
+  // snippets fetches the getting-started code (package snippets on the
+  // server, the one copy the CLI prints too) for the address this page was
+  // reached on: the server's public one, even behind a proxy.
+  async function snippets(app) {
     const tls = location.protocol === 'https:';
-    const host = location.hostname;
-    const port = Number(location.port) || (tls ? 443 : 80);
-    return { tls, host, port };
+    const q = new URLSearchParams({ host: location.hostname, port: String(Number(location.port) || (tls ? 443 : 80)), tls: String(tls) });
+    const { snippets: list } = await api('GET', `/apps/${encodeURIComponent(app.id)}/snippets?${q}`);
+    return Object.fromEntries(list.map((s) => [s.name, s.code]));
   }
 
-  function snippets(app) {
-    const { tls, host, port } = endpoint();
-    return {
-      'pusher-js': `<script src="https://js.pusher.com/8.4.0/pusher.min.js"></script>
-<script>
-  const pusher = new Pusher('${app.key}', {
-    cluster: 'mt1', // required by pusher-js 8, ignored by Pixiu
-    wsHost: '${host}',
-    wsPort: ${port},
-    wssPort: ${port},
-    forceTLS: ${tls},
-    enabledTransports: ['ws', 'wss'],
-  });
-  const channel = pusher.subscribe('my-channel');
-  channel.bind('my-event', (data) => console.log(data));
-</script>`,
-      'Node': `// npm install pusher
-const Pusher = require('pusher');
-
-const pusher = new Pusher({
-  appId: '${app.id}',
-  key: '${app.key}',
-  secret: '${app.secret}',
-  host: '${host}',
-  port: '${port}',
-  useTLS: ${tls},
-});
-
-pusher.trigger('my-channel', 'my-event', { message: 'hello world' });`,
-      'Go': `// go get github.com/pixiu-io/pixiu/pusher
-import "github.com/pixiu-io/pixiu/pusher"
-
-// the same API as github.com/pusher/pusher-http-go/v5
-client := pusher.Client{
-	AppID:  "${app.id}",
-	Key:    "${app.key}",
-	Secret: "${app.secret}",
-	Host:   "${host}:${port}",
-	Secure: ${tls},
-}
-err := client.Trigger("my-channel", "my-event",
-	map[string]string{"message": "hello world"})`,
-      'Ruby': `# gem install pusher
-require 'pusher'
-
-Pusher.app_id = '${app.id}'
-Pusher.key = '${app.key}'
-Pusher.secret = '${app.secret}'
-Pusher.host = '${host}'
-Pusher.port = ${port}
-Pusher.encrypted = ${tls}
-
-Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
-    };
-  }
-
-  function startTab(app, body) {
+  async function startTab(app, body) {
     const created = sessionStorage.getItem('pixiu-created') === app.id;
     sessionStorage.removeItem('pixiu-created');
     const secret = h('span', { class: 'v', id: 'cred-secret' }, '•'.repeat(20));
@@ -302,7 +249,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
         h('span', { class: 'muted' }, 'secret'), secret, h('span', {}, reveal, ' ', copyButton(app.secret))),
       h('p', { class: 'muted' }, 'The key is public (browsers use it); keep the secret on your servers.'));
 
-    const code = snippets(app);
+    const code = await snippets(app);
     const pre = h('pre', { id: 'snippet' });
     const copyBtn = h('button', { class: 'ghost small copy', type: 'button' }, 'Copy');
     let current = 'pusher-js';
@@ -321,7 +268,7 @@ Pusher.trigger('my-channel', 'my-event', { message: 'hello world' })`,
         ' to watch its events live.') : null,
       creds,
       h('div', { class: 'card' }, h('h2', {}, 'Getting started'),
-        h('p', { class: 'muted' }, 'Subscribe from the browser with pusher-js, publish from your server with any Pusher server SDK.'),
+        h('p', { class: 'muted' }, 'Subscribe from the browser with pusher-js or Laravel Echo, publish from your server with any Pusher server SDK.'),
         seg, h('div', { class: 'snippet' }, pre, copyBtn)));
   }
 
