@@ -43,6 +43,9 @@ type wsConn struct {
 	frag       []byte   // payload of an unfinished fragmented message
 	seen       []uint64 // fan-out: bit i set once seq i arrived
 	wbuf       []byte
+	heard      atomic.Int64 // unix nanos of the last bytes from the server
+	pinged     atomic.Int64 // unix nanos of the tool's unanswered pusher:ping; 0 none, -1 counted as missed
+	ka         int          // index in keepalive.conns, -1 when not there
 }
 
 // engine is a gnet client that reads every enrolled WebSocket connection on a
@@ -52,6 +55,7 @@ type engine struct {
 	gnet.BuiltinEventEngine
 	cli  *gnet.Client
 	recv receiver // may be nil
+	ka   keepalive
 
 	subscribed   atomic.Int64 // connections that got subscription_succeeded
 	open         atomic.Int64 // connections currently enrolled
@@ -59,6 +63,8 @@ type engine struct {
 	pusherErrors atomic.Int64
 	frameErrors  atomic.Int64
 	countFrames  atomic.Int64 // pusher_internal:subscription_count frames received
+	pongs        atomic.Int64 // pusher:pong events received (answers to the tool's pings)
+	serverPings  atomic.Int64 // pusher:ping events and WebSocket pings received (and answered)
 	stopping     atomic.Bool
 
 	mu       sync.Mutex
@@ -92,6 +98,7 @@ func newEngine(loops int, recv receiver) (*engine, error) {
 		return nil, fmt.Errorf("gnet client: %w", err)
 	}
 	e.cli = cli
+	e.ka.start()
 	return e, nil
 }
 
@@ -116,6 +123,7 @@ func (e *engine) enroll(nc net.Conn, wc *wsConn) error {
 // it returns the shards may be read.
 func (e *engine) stop() {
 	e.stopping.Store(true)
+	e.ka.close()
 	_ = e.cli.Stop()
 }
 
@@ -157,6 +165,8 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	wc := c.Context().(*wsConn)
 	wc.sh = e.shardFor(c.EventLoop())
 	e.open.Add(1)
+	wc.heardAt(time.Now().UnixNano())
+	e.ka.add(c, wc)
 	if len(wc.carry) > 0 {
 		return nil, e.consumeCarry(c, wc)
 	}
@@ -166,6 +176,7 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 // OnClose counts connections the server closed before stop.
 func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 	e.open.Add(-1)
+	e.ka.remove(c.Context().(*wsConn))
 	if !e.stopping.Load() {
 		e.unexpected.Add(1)
 		if err != nil {
@@ -182,6 +193,7 @@ func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
 	wc := c.Context().(*wsConn)
 	buf, _ := c.Peek(-1)
+	wc.heardAt(time.Now().UnixNano())
 	if len(wc.carry) > 0 {
 		wc.carry = append(wc.carry, buf...)
 		_, _ = c.Discard(len(buf))
@@ -229,6 +241,7 @@ func (e *engine) consume(c gnet.Conn, wc *wsConn, buf []byte) (int, gnet.Action)
 			}
 			e.message(c, wc, f.payload, now)
 		case opPing:
+			e.serverPings.Add(1)
 			e.write(c, wc, opPong, f.payload)
 		case opClose:
 			if !e.stopping.Load() {
@@ -255,7 +268,10 @@ func (e *engine) message(c gnet.Conn, wc *wsConn, msg []byte, now int64) {
 			e.pusherErrors.Add(1)
 			e.noteError(fmt.Sprintf("pusher:error: %.200s", msg))
 		case bytes.Equal(name, evPing):
+			e.serverPings.Add(1)
 			e.write(c, wc, opText, pongMessage)
+		case bytes.Equal(name, evPong):
+			e.pongs.Add(1)
 		case bytes.Equal(name, evSubscriptionCount):
 			e.countFrames.Add(1)
 		}
@@ -314,11 +330,14 @@ func (e *engine) connectOne(ctx context.Context, s *session, channel string, pre
 	if err := s.open(ctx); err != nil {
 		return err
 	}
+	if sec, ok := jsonNumber(s.buf, "activity_timeout"); ok {
+		e.ka.setActivity(sec)
+	}
 	if err := s.write(opText, subscribeMessage(channel)); err != nil {
 		s.abort()
 		return err
 	}
-	wc := &wsConn{carry: s.leftover()}
+	wc := &wsConn{carry: s.leftover(), ka: -1}
 	if prepare != nil {
 		prepare(wc)
 	}

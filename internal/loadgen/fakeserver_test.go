@@ -1,7 +1,9 @@
 package loadgen
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,10 +29,19 @@ type fakeServer struct {
 	key, secret, appID string
 	addr               string
 
-	mu       sync.Mutex
-	channels map[string]map[*fakeConn]bool // guarded by mu
-	nextID   atomic.Int64
-	publishs atomic.Int64
+	// Keep-alive behaviour, set before the first connection.
+	activity   int           // activity_timeout sent in connection_established; default 120
+	closeQuiet time.Duration // like soketi: close with 4201 a connection that sent nothing this long (0: never)
+	pingAfter  time.Duration // send pusher:ping and a WebSocket ping this long after a subscription (0: never)
+
+	mu         sync.Mutex
+	channels   map[string]map[*fakeConn]bool // guarded by mu
+	nextID     atomic.Int64
+	publishs   atomic.Int64
+	pingEvents atomic.Int64 // pusher:ping received
+	pongEvents atomic.Int64 // pusher:pong received
+	pongFrames atomic.Int64 // WebSocket pong frames received
+	quietClose atomic.Int64 // connections closed with 4201
 }
 
 type fakeConn struct {
@@ -82,12 +93,23 @@ func (s *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		_ = conn.Close()
 	}()
-	data := fmt.Sprintf(`{"socket_id":"%d.%d","activity_timeout":120}`, id, id)
+	data := fmt.Sprintf(`{"socket_id":"%d.%d","activity_timeout":%d}`, id, id, cmp.Or(s.activity, 120))
 	if c.send([]byte(`{"event":"pusher:connection_established","data":`+quoteJSON(data)+`}`)) != nil {
 		return
 	}
 	for {
-		msg, op, err := wsutil.ReadClientData(conn)
+		if s.closeQuiet > 0 {
+			_ = conn.SetReadDeadline(time.Now().Add(s.closeQuiet))
+		}
+		msg, op, err := s.readClient(conn)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			s.quietClose.Add(1)
+			c.mu.Lock()
+			_ = wsutil.WriteServerMessage(conn, ws.OpClose, ws.NewCloseFrameBody(4201, "Pong reply not received"))
+			c.mu.Unlock()
+			return
+		}
 		if err != nil {
 			return // includes the close frame, which wsutil answers
 		}
@@ -100,7 +122,21 @@ func (s *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 				Channel string `json:"channel"`
 			} `json:"data"`
 		}
-		if json.Unmarshal(msg, &m) != nil || m.Event != "pusher:subscribe" {
+		if json.Unmarshal(msg, &m) != nil {
+			continue
+		}
+		switch m.Event {
+		case "pusher:ping":
+			s.pingEvents.Add(1)
+			if c.send([]byte(`{"event":"pusher:pong","data":"{}"}`)) != nil {
+				return
+			}
+			continue
+		case "pusher:pong":
+			s.pongEvents.Add(1)
+			continue
+		case "pusher:subscribe":
+		default:
 			continue
 		}
 		s.mu.Lock()
@@ -114,6 +150,45 @@ func (s *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 		if c.send([]byte(ok)) != nil {
 			return
 		}
+		if s.pingAfter > 0 {
+			time.AfterFunc(s.pingAfter, func() {
+				_ = c.send([]byte(`{"event":"pusher:ping","data":"{}"}`))
+				c.mu.Lock()
+				_ = wsutil.WriteServerMessage(conn, ws.OpPing, []byte("fake"))
+				c.mu.Unlock()
+			})
+		}
+	}
+}
+
+// readClient reads one client data message, answering pings and counting
+// pong frames.
+func (s *fakeServer) readClient(conn net.Conn) ([]byte, ws.OpCode, error) {
+	control := wsutil.ControlFrameHandler(conn, ws.StateServerSide)
+	rd := &wsutil.Reader{Source: conn, State: ws.StateServerSide, CheckUTF8: true,
+		OnIntermediate: control}
+	for {
+		h, err := rd.NextFrame()
+		if err != nil {
+			return nil, 0, err
+		}
+		if h.OpCode.IsControl() {
+			if h.OpCode == ws.OpPong {
+				s.pongFrames.Add(1)
+			}
+			if err := control(h, rd); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		if h.OpCode&(ws.OpText|ws.OpBinary) == 0 {
+			if err := rd.Discard(); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		b, err := io.ReadAll(rd)
+		return b, h.OpCode, err
 	}
 }
 

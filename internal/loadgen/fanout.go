@@ -137,6 +137,7 @@ func runFanout(ctx context.Context, o runOptions, fo fanoutOptions) (*report, er
 	addDeliveryFigures(r, e, pr, a, b, expected) // final, after the loops exited
 	r.add("closed_by_server", e.unexpected.Load())
 	r.add("pusher_errors", e.pusherErrors.Load())
+	e.addKeepalive(r)
 	if c := e.unexpected.Load(); c > 0 {
 		r.fail("server closed %d subscribers (%s)", c, e.firstError())
 	}

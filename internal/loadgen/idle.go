@@ -73,6 +73,7 @@ func runIdle(ctx context.Context, o runOptions, io idleOptions) (*report, error)
 	r.add("closed_by_server", e.unexpected.Load())
 	r.add("pusher_errors", e.pusherErrors.Load())
 	r.add("subscription_count_frames", e.countFrames.Load())
+	e.addKeepalive(r)
 	if c := e.unexpected.Load(); c > 0 {
 		r.fail("server closed %d idle connections (%s)", c, e.firstError())
 	}

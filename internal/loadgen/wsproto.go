@@ -114,6 +114,7 @@ var (
 	evSubscribed        = []byte("pusher_internal:subscription_succeeded")
 	evError             = []byte("pusher:error")
 	evPing              = []byte("pusher:ping")
+	evPong              = []byte("pusher:pong")
 	evSubscriptionCount = []byte("pusher_internal:subscription_count")
 )
 
