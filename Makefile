@@ -124,6 +124,8 @@ test-e2e: build
 	cd e2e && $(NPM) ci --no-audit --no-fund --silent && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) test
 	@# Once more over TLS (Pixiu's own tls.cert_file): a CA made with openssl, wss:// and https:// clients.
 	cd e2e && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) run test-tls
+	@# cluster.test.js again over Sentinel and over a Redis Cluster (e2e/lib/redistopo.js starts and stops them).
+	cd e2e && PIXIU_BIN=$(CURDIR)/bin/pixiu $(NPM) run test-topologies
 
 # The image built, run, restarted and probed with podman (e2e/container/).
 test-container: build

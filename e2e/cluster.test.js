@@ -1,29 +1,19 @@
 // Many nodes on one Redis (docs/CLUSTER.md): three pixiu servers share the
-// Redis at 127.0.0.1:6379 (PIXIU_TEST_REDIS overrides) under a key prefix of
-// their own, and the official clients are spread across them. Redis must be
-// running: the file fails, it never skips.
+// Redis at 127.0.0.1:6379 (PIXIU_TEST_REDIS overrides: any of the URL forms,
+// redis+sentinel:// and redis+cluster:// included; `npm run test-topologies`
+// runs this file over a Sentinel set and a Redis Cluster of its own) under a
+// key prefix of their own, and the official clients are spread across them.
+// Redis must be running: the file fails, it never skips.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { spawnSync } from 'node:child_process';
 import { startServer } from './lib/server.js';
 import { Pool, connected, subscribe, sdk } from './lib/clients.js';
+import { deleteKeys, reachable } from './lib/redistopo.js';
 import { uid, waitFor, withTimeout } from './lib/wait.js';
 
 const REDIS = process.env.PIXIU_TEST_REDIS ?? 'redis://127.0.0.1:6379/0';
 const PREFIX = `pixiu-e2e:${uid('cluster')}:`;
-
-function redisReachable(url) {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
-    s.setTimeout(2000);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => { s.destroy(); resolve(false); });
-  });
-}
 
 // startNodes starts n servers of one cluster (prefix) and a Pool per node.
 async function startNodes(n, prefix = PREFIX) {
@@ -42,11 +32,10 @@ async function stopNodes(nodes) {
   }
 }
 
-// forget deletes the keys a test cluster left in the shared Redis.
+// forget deletes the keys a test cluster left in Redis (on every primary of
+// a Redis Cluster).
 function forget(prefix) {
-  const u = new URL(REDIS);
-  const cli = `redis-cli -h ${u.hostname} -p ${u.port || 6379}`;
-  spawnSync('sh', ['-c', `${cli} --scan --pattern '${prefix}*' | xargs -r ${cli} del >/dev/null`]);
+  deleteKeys(REDIS, prefix);
 }
 
 // sentinel publishes through api and waits until ch has it: everything the
@@ -61,7 +50,7 @@ const member = (id) => ({ user_id: id, user_info: { name: `User ${id}` } });
 
 let nodes;
 before(async () => {
-  if (!(await redisReachable(REDIS))) {
+  if (!(await reachable(REDIS))) {
     throw new Error(`the cluster tests need Redis at ${REDIS} (set PIXIU_TEST_REDIS); start it with redis-server`);
   }
   nodes = await startNodes(3);
