@@ -158,6 +158,36 @@ type DebugRelay interface {
 	SendDebug(appID string, entry []byte)
 }
 
+// Tally keeps each app's usage of the day across the nodes of a cluster
+// (message counts, connection peaks), so that daily quotas and the console
+// see every node's whatever the app store. Optional, like DebugRelay; none
+// of its calls is made on a hot path.
+type Tally interface {
+	// TallyMessages adds this node's new messages of hour (app → n; may be
+	// empty) to the hour's counts and returns the day's figures of every app
+	// in add and in read (the UTC day of hour).
+	TallyMessages(ctx context.Context, hour time.Time, add map[string]int64, read []string) (map[string]DayTally, error)
+	// TallyHours returns app's figures for the n hours that start at since,
+	// oldest first (hours without any are zero).
+	TallyHours(ctx context.Context, app string, since time.Time, n int) ([]HourTally, error)
+	// ConnectionsByNode returns app's connections on each live node (node
+	// id → count) as of the last exchange, this node's exact. It does no I/O.
+	ConnectionsByNode(app string) map[string]int64
+}
+
+// DayTally is an app's usage of one UTC day, all nodes.
+type DayTally struct {
+	Messages int64
+	Peak     int64 // largest number of concurrent connections
+}
+
+// HourTally is an app's usage of one hour, all nodes.
+type HourTally struct {
+	Hour     time.Time
+	Messages int64
+	Peak     int64
+}
+
 // HoldMarks let the nodes of a cluster share the webhook hold of
 // channel_vacated/member_removed (protocol.md §7.3): the node holding one
 // marks it, a node whose channel_occupied/member_added returns within the

@@ -111,6 +111,7 @@ func (c *Console) appUsage(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"day": st.Day, "messages_today": st.Messages, "quota": a.DailyMessageQuota,
 		"connections": st.Connections, "peak_connections": st.PeakToday, "max_connections": a.MaxConnections,
+		"nodes": st.Nodes, "cluster_wide": st.ClusterWide,
 		"hours": hours, "refresh_seconds": int(st.FlushInterval / time.Second),
 	})
 	return nil

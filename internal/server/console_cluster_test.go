@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pixiu-io/pixiu/internal/apps"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 )
@@ -24,27 +26,7 @@ import (
 func TestConsoleStreamAcrossNodes(t *testing.T) {
 	t.Parallel()
 	prefix := redisPrefix(t)
-	node := func(id string) *pixiutest.Server {
-		return pixiutest.Start(t, func(c *config.Config) {
-			c.Cluster.Redis = "redis://127.0.0.1:6379/0"
-			c.Cluster.NodeID, c.Cluster.KeyPrefix = id, prefix
-			c.Console.Password = "admin-pw"
-		})
-	}
-	n1, n2 := node("n1"), node("n2")
-	for _, n := range []*pixiutest.Server{n1, n2} {
-		pixiutest.WaitFor(t, 20*time.Second, func() error {
-			resp, err := http.Get("http://" + n.Addr + "/ready")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("ready: %d (is Redis up at 127.0.0.1:6379?)", resp.StatusCode)
-			}
-			return nil
-		})
-	}
+	n1, n2 := consoleNode(t, prefix, "n1", nil), consoleNode(t, prefix, "n2", nil)
 	cc := signIn(t, n2.Addr, "admin-pw")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -99,6 +81,115 @@ func TestConsoleStreamAcrossNodes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// consoleNode starts a node named id on the shared Redis under prefix, each
+// with its own SQLite store, the console's password "admin-pw", and waits
+// until it is ready.
+func consoleNode(t *testing.T, prefix, id string, edit func(*config.Config)) *pixiutest.Server {
+	t.Helper()
+	n := pixiutest.Start(t, func(c *config.Config) {
+		c.Cluster.Redis = "redis://127.0.0.1:6379/0"
+		c.Cluster.NodeID, c.Cluster.KeyPrefix = id, prefix
+		c.Console.Password = "admin-pw"
+		if edit != nil {
+			edit(c)
+		}
+	})
+	pixiutest.WaitFor(t, 20*time.Second, func() error {
+		resp, err := http.Get("http://" + n.Addr + "/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("ready: %d (is Redis up at 127.0.0.1:6379?)", resp.StatusCode)
+		}
+		return nil
+	})
+	return n
+}
+
+// TestConsoleUsageAcrossNodes: two nodes on one Redis, each with its own
+// SQLite store. The console on n2 counts n1's connections (with the
+// breakdown by node) and the cluster's peak, and its messages today and the
+// app's daily quota count n1's publishes: n2 refuses a publish once n1 has
+// used the quota.
+func TestConsoleUsageAcrossNodes(t *testing.T) {
+	t.Parallel()
+	prefix := redisPrefix(t)
+	quota := func(c *config.Config) {
+		c.Apps = []apps.App{pixiutest.App("q-app", "q-key", "q-secret", func(s *apps.Settings) { s.DailyMessageQuota = 4 })}
+	}
+	n1, n2 := consoleNode(t, prefix, "n1", quota), consoleNode(t, prefix, "n2", quota)
+	cc := signIn(t, n2.Addr, "admin-pw")
+	type usageView struct {
+		Messages    int64            `json:"messages_today"`
+		Connections int64            `json:"connections"`
+		Peak        int64            `json:"peak_connections"`
+		Nodes       map[string]int64 `json:"nodes"`
+		ClusterWide bool             `json:"cluster_wide"`
+	}
+	usage := func() usageView {
+		st, body := cc.do("GET", "/console/api/apps/q-app/usage", nil)
+		if st != 200 {
+			t.Fatalf("usage: %d %s", st, body)
+		}
+		var u usageView
+		if err := json.Unmarshal([]byte(body), &u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+
+	a, b := pixiutest.Dial(t, n1.Addr, "q-key"), pixiutest.Dial(t, n1.Addr, "q-key")
+	pixiutest.Dial(t, n2.Addr, "q-key")
+	pixiutest.WaitFor(t, 10*time.Second, func() error {
+		u := usage()
+		if !u.ClusterWide || u.Connections != 3 || u.Nodes["n1"] != 2 || u.Nodes["n2"] != 1 || u.Peak < 3 {
+			return fmt.Errorf("usage on n2: %+v, want 3 connections (n1: 2, n2: 1), peak ≥ 3", u)
+		}
+		return nil
+	})
+	a.CloseWith(1000)
+	b.CloseWith(1000)
+	pixiutest.WaitFor(t, 10*time.Second, func() error {
+		if u := usage(); u.Connections != 1 || u.Nodes["n1"] != 0 || u.Peak < 3 {
+			return fmt.Errorf("usage on n2: %+v, want 1 connection and the peak of 3 kept", u)
+		}
+		return nil
+	})
+
+	// n1 uses the quota (a publish to a channel nobody listens to counts 1).
+	for i := range 4 {
+		n1.REST().Trigger(t, []string{"empty"}, fmt.Sprintf("e%d", i), "1")
+	}
+	// n2's own store has none of these; the tally does, within a flush (5 s) of each node.
+	pixiutest.WaitFor(t, 20*time.Second, func() error {
+		if u := usage(); u.Messages < 4 {
+			return fmt.Errorf("messages today on n2: %d, want n1's 4", u.Messages)
+		}
+		return nil
+	})
+	st, body := n2.REST().Do(t, "POST", "/apps/q-app/events", "", map[string]any{"name": "x", "channel": "empty", "data": "1"})
+	if st != 403 || !strings.Contains(body, "Over quota") {
+		t.Fatalf("publish on n2 after n1 used the quota: %d %s, want 403 Over quota", st, body)
+	}
+
+	// The hourly chart counts them too.
+	st, body = cc.do("GET", "/console/api/apps/q-app/usage", nil)
+	var h struct {
+		Hours []struct {
+			Messages int64 `json:"messages"`
+			Peak     int64 `json:"peak_connections"`
+		} `json:"hours"`
+	}
+	if err := json.Unmarshal([]byte(body), &h); st != 200 || err != nil || len(h.Hours) != 24 {
+		t.Fatalf("usage hours: %d %v %s", st, err, body)
+	}
+	if last := h.Hours[23]; last.Messages < 4 || last.Peak < 3 {
+		t.Fatalf("this hour on n2: %+v, want n1's 4 messages and the peak of 3", last)
+	}
 }
 
 // redisPrefix is a key prefix of this test's own on the shared Redis; its

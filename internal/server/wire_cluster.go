@@ -40,6 +40,9 @@ func (s *Server) newEngine(deliver cluster.Handler) (cluster.Engine, error) {
 	// The console's debug stream is cluster-wide: a watcher on any node sees
 	// every node's entries for its app (wireStore made the tap).
 	s.tap.SetRelay(e, e.NodeID())
+	// So are its usage figures: messages and peaks are tallied in Redis,
+	// connections come from the engine's exchange (wireStore made usage).
+	s.usage.SetTally(e)
 	s.log.Info("cluster engine: redis", "redis", r.String(), "mode", string(r.Mode), "node_id", e.NodeID(),
 		"key_prefix", c.KeyPrefix, "lease_ttl", c.LeaseTTL.D().String())
 	return e, nil

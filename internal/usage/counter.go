@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/cluster"
 	"github.com/pixiu-io/pixiu/internal/store"
 )
 
@@ -48,17 +49,26 @@ func (e *QuotaError) Error() string {
 	return fmt.Sprintf("usage: app %s is over its daily message quota (%d of %d used today)", e.AppID, e.Used, e.Quota)
 }
 
-// appCounter is one app's counts. Messages today = base + inflight + pending.
+// appCounter is one app's counts. Messages today = max(base, shared) +
+// inflight + pending.
 type appCounter struct {
-	pending  atomic.Int64 // counted and not yet handed to the store
-	inflight atomic.Int64 // being written by Flush
-	base     atomic.Int64 // today's messages in the store (all nodes), as of the last flush
-	basePeak atomic.Int64 // today's largest hourly peak in the store
-	conns    atomic.Int64 // open connections on this node
-	peakHour atomic.Int64 // largest conns since the current hour began
-	peakDay  atomic.Int64 // largest conns since the current day began (this process)
+	pending    atomic.Int64 // counted and not yet handed to the store
+	inflight   atomic.Int64 // being written by Flush
+	base       atomic.Int64 // today's messages in the store (all nodes with a shared store), as of the last flush
+	basePeak   atomic.Int64 // today's largest hourly peak in the store
+	shared     atomic.Int64 // today's messages in the cluster's tally (all nodes), as of the last flush
+	sharedPeak atomic.Int64 // today's cluster-wide peak in the tally
+	conns      atomic.Int64 // open connections on this node
+	peakHour   atomic.Int64 // largest conns since the current hour began
+	peakDay    atomic.Int64 // largest conns since the current day began (this process)
 
 	writtenPeak int64 // peakHour last written; guarded by Counter.flushMu
+	unshared    int64 // written to the store, not yet to the tally; guarded by Counter.flushMu
+}
+
+// used is the app's messages today as known here.
+func (a *appCounter) used() int64 {
+	return max(a.base.Load(), a.shared.Load()) + a.inflight.Load() + a.pending.Load()
 }
 
 // Counter counts usage. It is safe for concurrent use.
@@ -71,6 +81,9 @@ type Counter struct {
 	hour    time.Time    // the hour pending counts belong to; guarded by flushMu
 	day     time.Time    // the current UTC day; guarded by flushMu
 	dayUnix atomic.Int64 // day, for readers that must not wait for a flush
+	tally   atomic.Pointer[tallyRef]
+	// tallyFailing is whether the last share failed; guarded by flushMu.
+	tallyFailing bool
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -142,7 +155,7 @@ func (c *Counter) Admit(appID string, quota, n int64) error {
 	}
 	for {
 		p := a.pending.Load()
-		used := a.base.Load() + a.inflight.Load() + p
+		used := max(a.base.Load(), a.shared.Load()) + a.inflight.Load() + p
 		if used+n > quota {
 			return &QuotaError{AppID: appID, Quota: quota, Used: used}
 		}
@@ -177,25 +190,51 @@ func raise(p *atomic.Int64, n int64) {
 // Forget drops the counts of a deleted app.
 func (c *Counter) Forget(appID string) { c.apps.Delete(appID) }
 
+type tallyRef struct{ t cluster.Tally }
+
+// SetTally makes the counts cluster-wide through the engine's tally (the
+// Redis engine's): each flush adds this node's messages to it and reads back
+// every node's, so that quotas and Stats count the whole cluster whatever
+// the store; Stats' connections are every node's. Call it once, at start.
+func (c *Counter) SetTally(t cluster.Tally) {
+	if t != nil {
+		c.tally.Store(&tallyRef{t})
+	}
+}
+
 // Stats are an app's figures for today (UTC).
 type Stats struct {
-	Day           time.Time // start of the UTC day
-	Messages      int64     // messages counted today, all nodes (as of the last flush) plus this node's since
-	Connections   int64     // open connections on this node
-	PeakToday     int64     // largest number of concurrent connections today
+	Day         time.Time // start of the UTC day
+	Messages    int64     // messages counted today, all nodes (as of the last flush) plus this node's since
+	Connections int64     // open connections, all nodes (as of the last exchange) with a tally, else this node's
+	PeakToday   int64     // largest number of concurrent connections today
+	// Nodes are the connections of each node (node id → count) with a
+	// tally, nil without.
+	Nodes map[string]int64
+	// ClusterWide is whether Messages and PeakToday count every node of a
+	// cluster (a tally); without one they count what the store holds.
+	ClusterWide   bool
 	FlushInterval time.Duration
 }
 
 // Stats returns the app's figures for today.
 func (c *Counter) Stats(appID string) Stats {
 	a := c.get(appID)
-	return Stats{
+	st := Stats{
 		Day:           time.Unix(c.dayUnix.Load(), 0).UTC(),
-		Messages:      a.base.Load() + a.inflight.Load() + a.pending.Load(),
+		Messages:      a.used(),
 		Connections:   a.conns.Load(),
-		PeakToday:     max(a.basePeak.Load(), a.peakDay.Load()),
+		PeakToday:     max(a.basePeak.Load(), a.peakDay.Load(), a.sharedPeak.Load()),
 		FlushInterval: c.opts.FlushInterval,
 	}
+	if r := c.tally.Load(); r != nil {
+		st.Nodes, st.Connections, st.ClusterWide = r.t.ConnectionsByNode(appID), 0, true
+		for _, n := range st.Nodes {
+			st.Connections += n
+		}
+		st.PeakToday = max(st.PeakToday, st.Connections)
+	}
+	return st
 }
 
 // History returns the app's last n hours, oldest first, the current hour
@@ -215,6 +254,20 @@ func (c *Counter) History(ctx context.Context, appID string, n int) ([]store.Usa
 	for _, r := range rows {
 		if i := int(r.Hour.Sub(since) / time.Hour); i >= 0 && i < n {
 			out[i].Messages, out[i].Peak = r.Messages, r.Peak
+		}
+	}
+	if r := c.tally.Load(); r != nil {
+		// The cluster's hours; the store's hold this node's (SQLite) or
+		// every node's (PostgreSQL): the larger is the better count.
+		hours, err := r.t.TallyHours(ctx, appID, since, n)
+		if err != nil {
+			c.log.Debug("usage history without the cluster tally", "err", err)
+		}
+		for i := range hours {
+			if i < n {
+				out[i].Messages = max(out[i].Messages, hours[i].Messages)
+				out[i].Peak = max(out[i].Peak, hours[i].Peak)
+			}
 		}
 	}
 	a := c.get(appID)

@@ -71,7 +71,9 @@ func (c *Counter) Flush(ctx context.Context) error {
 	}
 	for _, f := range done {
 		f.a.writtenPeak = f.peak
+		f.a.unshared += f.n
 	}
+	c.share(ctx)
 	c.rollover(ctx)
 	err := c.refresh(ctx)
 	for _, f := range done {
@@ -84,6 +86,51 @@ func (c *Counter) Flush(ctx context.Context) error {
 		f.a.inflight.Add(-f.n)
 	}
 	return err
+}
+
+// share adds the counts written to the store since the last share to the
+// cluster's tally, attributed to the hour they were counted in, and reads
+// back every app's figures of the day from all nodes. On error (Redis
+// down: the engine reports that) the counts stay to be shared next time and
+// the figures are the store's meanwhile. Must be called with flushMu held,
+// before rollover.
+func (c *Counter) share(ctx context.Context) {
+	r := c.tally.Load()
+	if r == nil {
+		return
+	}
+	add := map[string]int64{}
+	var read []string
+	c.apps.Range(func(k, v any) bool {
+		if a := v.(*appCounter); a.unshared > 0 {
+			add[k.(string)] = a.unshared
+		} else {
+			read = append(read, k.(string))
+		}
+		return true
+	})
+	totals, err := r.t.TallyMessages(ctx, c.hour, add, read)
+	switch {
+	case err != nil && !c.tallyFailing:
+		c.log.Warn("cluster usage tally unavailable: counting this node's messages until it answers", "err", err)
+	case err == nil && c.tallyFailing:
+		c.log.Info("cluster usage tally available again")
+	}
+	c.tallyFailing = err != nil
+	if err != nil {
+		return
+	}
+	for app := range add {
+		if v, ok := c.apps.Load(app); ok {
+			v.(*appCounter).unshared = 0
+		}
+	}
+	for app, d := range totals {
+		if v, ok := c.apps.Load(app); ok {
+			v.(*appCounter).shared.Store(d.Messages)
+			v.(*appCounter).sharedPeak.Store(d.Peak)
+		}
+	}
 }
 
 // rollover starts a new hour (and day) when the clock has passed one.
@@ -105,6 +152,8 @@ func (c *Counter) rollover(ctx context.Context) {
 		a.writtenPeak = 0 // a new hour with open connections gets its row
 		if newDay {
 			a.peakDay.Store(conns)
+			a.shared.Store(0) // the next share reads the new day's
+			a.sharedPeak.Store(0)
 		}
 		return true
 	})

@@ -113,8 +113,14 @@ type chanState struct {
 type memberInfo struct{ user, info string }
 
 type connCount struct {
-	local  atomic.Int64 // exact, this node
-	remote atomic.Int64 // the other live nodes, as of the last exchange
+	local  atomic.Int64                     // exact, this node
+	remote atomic.Int64                     // the other live nodes, as of the last exchange
+	byNode atomic.Pointer[map[string]int64] // every live node's, as of the last exchange
+
+	// Owned by the health loop (tally.go): the hour's cluster-wide peak as
+	// this node last knew it.
+	peakHour time.Time
+	peak     int64
 }
 
 // New connects to Redis and starts the engine's goroutines; h receives every

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -423,6 +424,7 @@ func (e *Engine) connCount(appID string) *connCount {
 // live nodes' (live: as of the last heartbeat) in one pipeline.
 func (e *Engine) exchangeConns(ctx context.Context, live []string) error {
 	type row struct {
+		app  string
 		c    *connCount
 		sent int64
 		all  *goredis.MapStringStringCmd
@@ -439,7 +441,7 @@ func (e *Engine) exchangeConns(ctx context.Context, live []string) error {
 		} else {
 			pipe.HDel(ctx, e.k.conns(app), e.node)
 		}
-		rows = append(rows, row{c: c, sent: n, all: pipe.HGetAll(ctx, e.k.conns(app))})
+		rows = append(rows, row{app: app, c: c, sent: n, all: pipe.HGetAll(ctx, e.k.conns(app))})
 		return true
 	})
 	if len(rows) == 0 {
@@ -456,15 +458,20 @@ func (e *Engine) exchangeConns(ctx context.Context, live []string) error {
 		alive[n] = true
 	}
 	alive[e.node] = true
+	totals := make(map[*connCount]tallyRow, len(rows))
 	for _, r := range rows {
 		var total int64
+		byNode := map[string]int64{}
 		for node, v := range r.all.Val() {
 			if alive[node] {
 				n, _ := strconv.ParseInt(v, 10, 64)
 				total += n
+				byNode[node] = n
 			}
 		}
 		r.c.remote.Store(max(0, total-r.sent))
+		r.c.byNode.Store(&byNode)
+		totals[r.c] = tallyRow{r.app, total}
 	}
-	return nil
+	return e.tallyPeaks(ctx, time.Now(), totals)
 }

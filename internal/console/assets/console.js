@@ -463,16 +463,23 @@
         title: `${hr.toISOString().slice(11, 16)} UTC: ${fmt(x.messages)} messages, peak ${fmt(x.peak_connections)} connections` }, bar2);
     });
     const axis = u.hours.map((x, i) => h('span', {}, i % 6 === 0 || i === u.hours.length - 1 ? new Date(x.hour).toISOString().slice(11, 16) : ''));
+    // In a cluster (the Redis engine) every figure counts all nodes; the
+    // connections are broken down by node.
+    const nodes = Object.entries(u.nodes || {}).sort(([a], [b]) => a.localeCompare(b));
+    const byNode = u.cluster_wide
+      ? h('div', { class: 'l', id: 'u-nodes' }, nodes.length ? nodes.map(([id, n]) => `${id}: ${fmt(n)}`).join(' · ') : 'no node has any')
+      : null;
     return h('div', {},
       h('div', { class: 'grid four' },
         stat('u-messages', fmt(u.messages_today), u.quota ? `messages today of ${fmt(u.quota)} (${pct.toFixed(pct < 10 ? 1 : 0)}%)` : 'messages today · no quota', u.quota ? bar : null),
-        stat('u-connections', fmt(u.connections), 'connections now'),
+        stat('u-connections', fmt(u.connections), u.cluster_wide ? 'connections now, all nodes' : 'connections now', byNode),
         stat('u-peak', fmt(u.peak_connections), 'peak connections today'),
         stat('u-limit', u.max_connections ? fmt(u.max_connections) : '∞', 'connection limit')),
       h('div', { class: 'card' }, h('h2', {}, 'Messages, last 24 hours (UTC)'),
         h('div', { class: 'chart', id: 'u-chart' }, cols), h('div', { class: 'axis' }, axis),
         h('p', { class: 'muted' }, 'A message is each REST publish and each delivery to a connection, as Pusher counts them. ',
-          'The day resets at 00:00 UTC; figures refresh every few seconds.')));
+          'The day resets at 00:00 UTC; figures refresh every few seconds.',
+          u.cluster_wide ? ' Messages, connections and peaks count every node of the cluster (tallied through Redis).' : '')));
   }
 
   // ---- settings ----
