@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pixiu-io/pixiu/internal/buildinfo"
 	"github.com/pixiu-io/pixiu/internal/cluster/redis"
 	"github.com/pixiu-io/pixiu/internal/metrics"
 	"github.com/pixiu-io/pixiu/internal/restapi"
@@ -98,8 +99,23 @@ func (s *Server) countOverQuota(appID string) {
 // scrape time.
 func (s *Server) wireMetrics() (http.Handler, error) {
 	d := newMetricDescs(s.cfg.Metrics.AppLabels())
-	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }), s.historyMetrics(), s.latency)
+	_, h, err := metrics.New(metrics.Scrape(func(emit metrics.Emit) { s.collect(d, emit) }), s.historyMetrics(), s.latency, buildInfoMetric(buildinfo.Get()))
 	return h, err
+}
+
+// buildInfoMetric is pixiu_build_info{version,commit,build_date,goversion} 1:
+// what `pixiu version` says, for dashboards and alerts on mixed versions
+// (go_build_info carries only the module's VCS stamp).
+func buildInfoMetric(bi buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pixiu_build_info",
+		Help: "The running build: version, commit and build date as `pixiu version` reports them; always 1.",
+		ConstLabels: prometheus.Labels{
+			"version": bi.Version, "commit": bi.Commit, "build_date": bi.Date, "goversion": bi.GoVersion,
+		},
+	})
+	g.Set(1)
+	return g
 }
 
 // collect emits the server's families; it runs on the scraping goroutine.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixiu-io/pixiu/internal/buildinfo"
 	"github.com/pixiu-io/pixiu/internal/config"
 	"github.com/pixiu-io/pixiu/internal/pixiutest"
 )
@@ -118,8 +119,14 @@ func TestMetricsFamilies(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, m[name])
 		}
 	}
-	codes, build := 0, 0
+	codes, build, pixiuBuild := 0, 0, 0
+	want := buildinfo.Get()
 	for k, v := range m {
+		if strings.HasPrefix(k, "pixiu_build_info{") && v == 1 &&
+			strings.Contains(k, `version="`+want.Version+`"`) && strings.Contains(k, `commit="`+want.Commit+`"`) &&
+			strings.Contains(k, `goversion="`+want.GoVersion+`"`) {
+			pixiuBuild++
+		}
 		if strings.HasPrefix(k, "pixiu_connections_closed_total{") {
 			codes++
 		}
@@ -129,6 +136,9 @@ func TestMetricsFamilies(t *testing.T) {
 	}
 	if build != 1 {
 		t.Errorf("%d go_build_info series with value 1, want 1", build)
+	}
+	if pixiuBuild != 1 {
+		t.Errorf("%d pixiu_build_info series with this build's version, commit and Go version, want 1", pixiuBuild)
 	}
 	if codes != 23 { // 22 named codes + other: a bounded label set
 		t.Errorf("pixiu_connections_closed_total has %d series, want 23", codes)
