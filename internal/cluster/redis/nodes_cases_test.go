@@ -16,11 +16,12 @@ import (
 
 func itoa(i int) string { return fmt.Sprint(i) }
 
-// eachRedis runs a multi-node test on the shared standalone Redis and on
-// the test binary's Redis Cluster (sharded pub/sub).
+// eachRedis runs a multi-node test on the shared standalone Redis, through
+// the test binary's Sentinel set and on its Redis Cluster (sharded pub/sub).
 func eachRedis(t *testing.T, f func(t *testing.T, redisURL string)) {
 	t.Parallel()
 	t.Run("standalone", func(t *testing.T) { t.Parallel(); f(t, "") })
+	t.Run("sentinel", func(t *testing.T) { t.Parallel(); f(t, sharedSentinel(t).url()) })
 	t.Run("cluster", func(t *testing.T) { t.Parallel(); f(t, sharedCluster(t).url()) })
 }
 

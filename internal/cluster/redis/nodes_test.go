@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := m.Run()
 	stopSharedCluster()
+	stopSharedSentinel()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pixiu-io/pixiu/internal/cluster"
 	"github.com/pixiu-io/pixiu/internal/cluster/clustertest"
 	"github.com/pixiu-io/pixiu/internal/cluster/redis"
+	"github.com/pixiu-io/pixiu/internal/redisurl"
 )
 
 // testURL is the shared Redis of the tests: PIXIU_TEST_REDIS or 127.0.0.1:6379.
@@ -58,11 +59,16 @@ func deletePrefix(url, prefix string) {
 		deleteClusterPrefix(url, prefix)
 		return
 	}
-	opts, err := goredis.ParseURL(url)
-	if err != nil {
-		return // a Sentinel URL: the test's own Redis goes away with it
+	var c goredis.UniversalClient
+	if r, err := redisurl.Parse(url); err == nil && r.Mode == redisurl.Sentinel {
+		c = goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: r.MasterName, SentinelAddrs: r.Addrs, DB: r.DB})
+	} else {
+		opts, err := goredis.ParseURL(url)
+		if err != nil {
+			return
+		}
+		c = goredis.NewClient(opts)
 	}
-	c := goredis.NewClient(opts)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
