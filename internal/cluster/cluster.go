@@ -164,8 +164,9 @@ type DebugRelay interface {
 // of its calls is made on a hot path.
 type Tally interface {
 	// TallyMessages adds this node's new messages of hour (app → n; may be
-	// empty) to the hour's counts and returns the day's figures of every app
-	// in add and in read (the UTC day of hour).
+	// empty) to the hour's counts and returns the day's figures (the UTC day
+	// of hour) of every app in add and in read, and of every app any node
+	// counted messages for that day.
 	TallyMessages(ctx context.Context, hour time.Time, add map[string]int64, read []string) (map[string]DayTally, error)
 	// TallyHours returns app's figures for the n hours that start at since,
 	// oldest first (hours without any are zero).

@@ -80,6 +80,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.hub = h
 	s.closers = append(s.closers, h.Engine().Close)
+	// The last usage flush runs before the engine closes, so that it reaches
+	// the cluster's tally (Close is idempotent: wireStore's closer is a no-op).
+	s.closers = append(s.closers, s.usage.Close)
 	if err := s.wireWebhooks(); err != nil {
 		s.Close()
 		return nil, err

@@ -74,7 +74,11 @@ func (c *Counter) Flush(ctx context.Context) error {
 		f.a.unshared += f.n
 	}
 	c.share(ctx)
+	day := c.day
 	c.rollover(ctx)
+	if !c.day.Equal(day) {
+		c.share(ctx) // the new day's figures
+	}
 	err := c.refresh(ctx)
 	for _, f := range done {
 		// After a refresh, base includes these counts (for an instant they
@@ -126,10 +130,11 @@ func (c *Counter) share(ctx context.Context) {
 		}
 	}
 	for app, d := range totals {
-		if v, ok := c.apps.Load(app); ok {
-			v.(*appCounter).shared.Store(d.Messages)
-			v.(*appCounter).sharedPeak.Store(d.Peak)
-		}
+		// Apps new to this node are learnt too, so that its first
+		// publish of one is checked against the cluster's count.
+		a := c.get(app)
+		a.shared.Store(d.Messages)
+		a.sharedPeak.Store(d.Peak)
 	}
 }
 

@@ -21,7 +21,9 @@ var _ cluster.Tally = (*Engine)(nil)
 // seen in it, the sum of the nodes' exchanged counts (a Lua max, from the
 // connection exchange, only when a node sees the sum pass what it last
 // knew). It expires three days after the day began, so the console's last
-// 24 hours always find yesterday's.
+// 24 hours always find yesterday's. {usage}:YYYYMMDD is the set of apps
+// with messages that day, so that a node learns the counts of apps it has
+// not seen yet (a quota holds on a node's first publish of an app).
 const tallyKeep = 3 * 24 * time.Hour
 
 func tallyDay(t time.Time) time.Time {
@@ -33,9 +35,14 @@ func (k keys) tally(app string, t time.Time) string {
 	return k.p + "{conns:" + app + "}:u:" + t.UTC().Format("20060102")
 }
 
+func (k keys) tallyApps(t time.Time) string {
+	return k.p + "{usage}:" + t.UTC().Format("20060102")
+}
+
 func tallyExpiry(t time.Time) int64 { return tallyDay(t).Add(tallyKeep).Unix() }
 
-// TallyMessages implements cluster.Tally: one pipeline.
+// TallyMessages implements cluster.Tally: one pipeline, and a second one for
+// the apps other nodes counted that are new to this node.
 func (e *Engine) TallyMessages(ctx context.Context, hour time.Time, add map[string]int64, read []string) (map[string]cluster.DayTally, error) {
 	if err := e.usable(); err != nil {
 		return nil, err
@@ -44,25 +51,43 @@ func (e *Engine) TallyMessages(ctx context.Context, hour time.Time, add map[stri
 	exp := time.Unix(tallyExpiry(hour), 0)
 	gets := map[string]*goredis.MapStringStringCmd{}
 	pipe := e.rdb.Pipeline()
+	var added []any
 	for app, n := range add {
 		if n > 0 {
 			key := e.k.tally(app, hour)
 			pipe.HIncrBy(ctx, key, field, n)
 			pipe.ExpireAt(ctx, key, exp)
+			added = append(added, app)
 		}
 		gets[app] = nil
 	}
+	if len(added) > 0 {
+		pipe.SAdd(ctx, e.k.tallyApps(hour), added...)
+		pipe.ExpireAt(ctx, e.k.tallyApps(hour), exp)
+	}
+	all := pipe.SMembers(ctx, e.k.tallyApps(hour))
 	for _, app := range read {
 		gets[app] = nil
-	}
-	if len(gets) == 0 {
-		return map[string]cluster.DayTally{}, nil
 	}
 	for app := range gets {
 		gets[app] = pipe.HGetAll(ctx, e.k.tally(app, hour))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, e.failedCtx(ctx, fmt.Errorf("tally messages: %w", err))
+	}
+	pipe = nil
+	for _, app := range all.Val() {
+		if _, ok := gets[app]; !ok {
+			if pipe == nil {
+				pipe = e.rdb.Pipeline()
+			}
+			gets[app] = pipe.HGetAll(ctx, e.k.tally(app, hour))
+		}
+	}
+	if pipe != nil {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, e.failedCtx(ctx, fmt.Errorf("tally messages: %w", err))
+		}
 	}
 	out := make(map[string]cluster.DayTally, len(gets))
 	for app, cmd := range gets {

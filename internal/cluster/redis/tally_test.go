@@ -61,6 +61,10 @@ func testTally(t *testing.T, url string) (prefix string) {
 	if got["app1"].Messages != 7 || got["app2"].Messages != 1 || got["app3"].Messages != 0 || len(got) != 3 {
 		t.Fatalf("day totals from b: %+v, want app1 7, app2 1, app3 0", got)
 	}
+	// Apps this node never named are in the day's figures too.
+	if got, err := b.TallyMessages(ctx, hour, nil, nil); err != nil || got["app1"].Messages != 7 || got["app2"].Messages != 1 || len(got) != 2 {
+		t.Fatalf("day totals of every app: %+v %v, want app1 7, app2 1", got, err)
+	}
 	// An hour ago (yesterday's hash when today is less than an hour old).
 	if _, err := a.TallyMessages(ctx, hour.Add(-time.Hour), map[string]int64{"app1": 2}, nil); err != nil {
 		t.Fatal(err)
