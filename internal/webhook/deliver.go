@@ -44,6 +44,7 @@ type lane struct {
 	head  *Batch    // nil: no pending batch known
 	busy  bool      // head is being attempted
 	down  bool      // the last attempt failed
+	fail  time.Time // when the last failed attempt ended (with down)
 	due   time.Time // when head may be attempted
 	index int       // in scheduler.due, -1 when absent
 }
@@ -220,7 +221,10 @@ func (s *Sender) dispatchDue(now time.Time) {
 		l.busy = true
 		sc.inflight++
 		s.attempts.Add(1)
-		go s.attempt(l.key, l.head, l.down)
+		// Only a batch that was already queued when the lane failed has
+		// waited behind failing batches: one created (or replayed) since
+		// gets a real attempt.
+		go s.attempt(l.key, l.head, l.down && l.fail.After(l.head.Created))
 	}
 }
 
@@ -231,7 +235,7 @@ func (s *Sender) settled(r result) {
 	l := sc.lanes[r.lane]
 	l.busy = false
 	if r.failed {
-		l.down = true
+		l.down, l.fail = true, time.Now()
 	}
 	switch {
 	case r.state == 0: // abandoned: stays pending, as it is in the outbox
@@ -259,7 +263,8 @@ func (s *Sender) settled(r result) {
 }
 
 // attempt makes one attempt at b, records the outcome in the outbox and
-// reports it to the scheduler. down says the lane's last attempt failed.
+// reports it to the scheduler. down says the lane's last attempt failed
+// after b was queued.
 func (s *Sender) attempt(k Lane, b *Batch, down bool) {
 	defer s.attempts.Done()
 	r := result{lane: k, attempts: b.Attempts}
