@@ -97,7 +97,8 @@ func (c *Counter) Flush(ctx context.Context) error {
 // back every app's figures of the day from all nodes. On error (Redis
 // down: the engine reports that) the counts stay to be shared next time and
 // the figures are the store's meanwhile. Must be called with flushMu held,
-// before rollover.
+// before rollover so that the counts land in their hour (and again after a
+// new day began, to read it).
 func (c *Counter) share(ctx context.Context) {
 	r := c.tally.Load()
 	if r == nil {
