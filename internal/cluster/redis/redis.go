@@ -236,7 +236,12 @@ func (e *Engine) Close() error {
 }
 
 // setDown marks Redis unreachable; operations fail fast until the health
-// loop reaches it again.
+// loop reaches it again. On a Redis Cluster it also reloads the slot map
+// (in the background, coalesced): after a shard's primary died, its replica
+// is promoted under another address, and nothing else would tell the client
+// (calls to the dead address fail without a redirect, and go-redis reloads
+// on its own only once a minute), so the probe would keep dialling the dead
+// primary of the lease keys.
 func (e *Engine) setDown(err error) {
 	msg := err.Error()
 	e.lastErr.Store(&msg)
@@ -244,6 +249,9 @@ func (e *Engine) setDown(err error) {
 		e.log.Warn("redis unreachable: failing fast until it answers", "err", err)
 	}
 	e.synced.Store(false)
+	if e.cl != nil {
+		e.cl.ReloadState(context.Background())
+	}
 }
 
 // usable returns ErrUnavailable while Redis is known to be down.
