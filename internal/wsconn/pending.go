@@ -3,14 +3,18 @@ package wsconn
 import "sync"
 
 // Chunk sizes of pending: a connection's first chunk is the smallest power
-// of two from 1 KiB that holds its first frame (most connections never need
-// more per loop pass; with 20,000 subscribers every byte here is in flight
-// 20,000 times); a backlog then grows in fixed 16 KiB chunks instead of one
-// slice that doubles (whose old copies would all be garbage). A frame larger
-// than 16 KiB gets a chunk of its own size that is never pooled.
+// of two from 128 B that holds its first frame, and each further chunk of a
+// backlog is twice the previous one, up to 16 KiB (a backlog then grows in
+// fixed 16 KiB chunks instead of one slice that doubles, whose old copies
+// would all be garbage). A frame larger than 16 KiB gets a chunk of its own
+// size that is never pooled. Small first chunks matter because a broadcast
+// queues its frame for every subscriber before the loops write any: a
+// subscription count (about 100 bytes) sent to 19,900 connections held
+// 19,900 chunks at once, 20 MB in 1 KiB chunks, which then stayed in the pool
+// (docs/PERFORMANCE.md, "Idle memory").
 const (
-	minChunkShift = 10 // 1 KiB
-	chunkClasses  = 5  // 1, 2, 4, 8, 16 KiB
+	minChunkShift = 7 // 128 B
+	chunkClasses  = 8 // 128 B … 16 KiB
 	bigChunk      = 1 << (minChunkShift + chunkClasses - 1)
 )
 
@@ -37,12 +41,16 @@ func chunkClass(n int) int {
 	return -1
 }
 
-func newChunk(need int, first bool) []byte {
-	class := chunkClasses - 1
-	if first {
-		class = chunkClass(need)
-	} else if need > bigChunk {
-		class = -1
+// newChunk returns an empty chunk for a frame of need bytes following a
+// chunk of capacity prev (0 for the first chunk).
+func newChunk(need, prev int) []byte {
+	class := chunkClass(need)
+	if prev > 0 && class >= 0 {
+		next := chunkClasses - 1 // after a chunk larger than bigChunk
+		if pc := chunkClass(prev); pc >= 0 {
+			next = min(pc+1, chunkClasses-1)
+		}
+		class = max(class, next)
 	}
 	if class < 0 {
 		return make([]byte, 0, need)
@@ -80,7 +88,11 @@ func (q *pending) appendFrame(op byte, p []byte) {
 		last = &q.first
 	}
 	if last == nil || cap(*last)-len(*last) < need {
-		c := newChunk(need, q.first == nil)
+		prev := 0
+		if last != nil {
+			prev = cap(*last)
+		}
+		c := newChunk(need, prev)
 		q.mem += cap(c)
 		if q.first == nil {
 			q.first = c

@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -23,7 +24,17 @@ func TestPendingChunks(t *testing.T) {
 		t.Fatalf("mem %d < n %d", q.mem, q.n)
 	}
 	if c := cap(q.first); c != 1<<minChunkShift {
-		t.Errorf("first chunk cap %d, want 1 KiB for a small first frame", c)
+		t.Errorf("first chunk cap %d, want 128 B for a 12-byte first frame", c)
+	}
+	// Each further chunk doubles the one before, up to 16 KiB; larger
+	// frames get their own.
+	wantCaps := []int{128, 1024, 4096, 20_004, 16384, 70_010, 16384}
+	var caps []int
+	for _, c := range append([][]byte{q.first}, q.more...) {
+		caps = append(caps, cap(c))
+	}
+	if !slices.Equal(caps, wantCaps) {
+		t.Errorf("chunk capacities %v, want %v", caps, wantCaps)
 	}
 	var got []byte
 	for q.first != nil {
@@ -44,4 +55,25 @@ func TestPendingChunks(t *testing.T) {
 	if q.n != 0 || q.mem != 0 || q.more != nil {
 		t.Fatalf("after taking all: n %d mem %d more %d", q.n, q.mem, len(q.more))
 	}
+}
+
+// TestPendingGrowth: a backlog of small frames grows in doubling chunks up
+// to 16 KiB, so a connection that gets one small frame per pass holds 128 B
+// and one with a backlog does not hold many small chunks.
+func TestPendingGrowth(t *testing.T) {
+	t.Parallel()
+	var q pending
+	p := bytes.Repeat([]byte{'x'}, 98) // 100-byte frames
+	for range 400 {
+		q.appendFrame(opText, p)
+	}
+	var caps []int
+	for _, c := range append([][]byte{q.first}, q.more...) {
+		caps = append(caps, cap(c))
+	}
+	want := []int{128, 256, 512, 1024, 2048, 4096, 8192, 16384, 16384}
+	if !slices.Equal(caps, want) {
+		t.Errorf("chunk capacities %v, want %v", caps, want)
+	}
+	q.reset()
 }

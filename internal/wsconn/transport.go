@@ -118,7 +118,8 @@ type Transport struct {
 	budgetClosed atomic.Int64  // connections closed by the budget
 	budgetLogged int64         // unix nanos of the last budget warning; enforceBudget only
 
-	stats connStats // stats.go
+	stats connStats  // stats.go
+	mem   memRelease // memory.go
 
 	httpIn, httpOut atomic.Int64 // bytes of connections served by net/http (replayConn)
 }
@@ -373,6 +374,7 @@ func (t *Transport) sweep() {
 		}
 		now := time.Now().UnixNano()
 		t.live.sweptAt.Store(now)
+		t.mem.tick(t.stats.opened.Load())
 		idle := int64(t.opts.ActivityTimeout)
 		pong := int64(t.opts.PongTimeout)
 		batch = batch[:0]
