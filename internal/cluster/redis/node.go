@@ -57,7 +57,12 @@ func (e *Engine) tick(stopped context.Context) {
 		e.markDirty()
 		e.upSince = time.Now()
 	}
-	e.sub.check(ctx)
+	// The pub/sub check has a budget of its own: a slow heartbeat must not
+	// leave its pings no time to be written (go-redis drops a pub/sub
+	// connection whose write timed out, and the node turns unready).
+	sctx, scancel := context.WithTimeout(stopped, e.opts.OpTimeout)
+	e.sub.check(sctx)
+	scancel()
 	// After an outage the other nodes reconnect too, within about one
 	// Interval: this node announces what changed only once they can hear it,
 	// and reaps nobody before they had a full lease to renew theirs (an
