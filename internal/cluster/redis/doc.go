@@ -13,7 +13,9 @@
 // channel: a node's index of its channels ({node:id}, written before the
 // state, pruned by the health loop), an app's index of occupied channels
 // ({idx:app}, written after the occupied/vacated transitions, read by
-// Channels), connection counts per app. The same keys serve a standalone
+// Channels), connection counts per app and the day's usage ({conns:app}:u:…
+// and {usage}:…, tally.go), the console's debug topic and interest
+// ({dbg:app}, {g}:dw) and held webhooks ({hold:…}). The same keys serve a standalone
 // Redis, so there is one code path; only the pub/sub commands differ.
 //
 // # Pub/sub by interest
