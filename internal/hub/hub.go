@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,15 @@ type Options struct {
 	// least one local socket how long it took from Deliver to the last of
 	// its frames handed to a socket (see Delivery). It must be cheap.
 	OnWritten func(time.Duration)
+	// AsyncFanout, if positive, moves fan-outs off the publisher: with an
+	// engine that delivers on the publishing goroutine (not Blocking: in
+	// memory, where that goroutine may be an event loop), a message for
+	// more than this many local subscribers is fanned out by its shard's
+	// goroutine, in order with the shard's other messages (fanout.go).
+	AsyncFanout int
+	// Log receives what goes wrong off the callers' goroutines (a panic
+	// in a queued fan-out). Default: discard.
+	Log *slog.Logger
 }
 
 // Hub is one node's realtime state. It is safe for concurrent use.
@@ -87,6 +97,8 @@ type shard struct {
 	mu       sync.RWMutex
 	channels map[chanKey]*channel // guarded by mu
 
+	fan fanQueue // fan-outs off the publisher (fanout.go)
+
 	countMu    sync.Mutex
 	counts     map[chanKey]countState // guarded by countMu: channels whose count changed lately
 	countDirty []chanKey              // guarded by countMu: the keys of dirty counts
@@ -108,6 +120,9 @@ func New(opts Options, newEngine func(cluster.Handler) (cluster.Engine, error)) 
 	if opts.Shards <= 0 {
 		opts.Shards = 64
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	if opts.CountWindow <= 0 {
 		opts.CountWindow = 250 * time.Millisecond
 	}
@@ -115,6 +130,7 @@ func New(opts Options, newEngine func(cluster.Handler) (cluster.Engine, error)) 
 	for i := range h.shards {
 		h.shards[i].channels = make(map[chanKey]*channel)
 		h.shards[i].counts = make(map[chanKey]countState)
+		h.shards[i].fan.room.L = &h.shards[i].fan.mu
 	}
 	h.users.init()
 	h.framePool.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -161,10 +177,19 @@ func (h *Hub) Deliver(m cluster.Message) {
 	}
 	k := chanKey{m.AppID, m.Channel}
 	s := h.shardFor(k)
+	if h.opts.AsyncFanout > 0 && !h.blocking && h.deliverAsync(s, k, m) {
+		return
+	}
+	h.fanOutNow(s, m, h.newDelivery())
+}
+
+// fanOutNow sends m to its channel's local subscribers; d (may be nil)
+// follows the frames (delivery.go).
+func (h *Hub) fanOutNow(s *shard, m cluster.Message, d *Delivery) {
+	k := chanKey{m.AppID, m.Channel}
 	bp := h.framePool.Get().(*[]byte)
 	frame := protocol.AppendEventID((*bp)[:0], m.Event, m.Channel, m.Data, m.UserID, m.ID)
 	n := 0
-	d := h.newDelivery()
 	s.mu.RLock()
 	if ch := s.channels[k]; ch != nil {
 		for c := range ch.clients {

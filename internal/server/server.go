@@ -59,6 +59,11 @@ type Server struct {
 	overQuota sync.Map
 }
 
+// asyncFanout is the fan-out size above which, with the in-memory engine, a
+// message is fanned out by the hub's shard goroutine rather than by the
+// publisher (an event loop for REST and client events): hub.Options.AsyncFanout.
+const asyncFanout = 256
+
 // New builds every part from cfg and listens on cfg.Addr(). Call Run to serve.
 func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -73,7 +78,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	h, err := hub.New(hub.Options{CacheTTL: cfg.Limits.CacheTTL.D(), Observer: &s.observers,
 		OnDeliver: s.onDeliver(), History: s.historyPolicy,
-		OnWritten: func(d time.Duration) { s.latency.Observe(d.Seconds()) }}, s.newEngine)
+		OnWritten:   func(d time.Duration) { s.latency.Observe(d.Seconds()) },
+		AsyncFanout: asyncFanout, Log: log}, s.newEngine)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -11,17 +11,26 @@ import (
 	"github.com/pixiu-io/pixiu/internal/hub"
 )
 
+// sweepChunk is how many dirty connections a loop writes before it lets
+// epoll hand it the input that came meanwhile (REST requests above all):
+// see loop.run.
+const sweepChunk = 64
+
 // loop batches writes for the connections of one gnet event loop: Send marks
-// a connection dirty and schedules at most one flush task per loop pass; the
-// task writes each dirty connection once, however many frames it gathered.
+// a connection dirty and schedules at most one pass; the pass writes each
+// dirty connection once, however many frames it gathered, sweepChunk
+// connections at a time.
 type loop struct {
 	el    gnet.EventLoop
 	flush gnet.RunnableFunc
-	idx   int // this loop's index in hub.Delivery.Marks
+	idx   int             // this loop's index in hub.Delivery.Marks
+	stop  <-chan struct{} // Transport.stop
 
-	mu        sync.Mutex
-	dirty     []*conn // guarded by mu
-	scheduled bool    // guarded by mu
+	mu    sync.Mutex
+	dirty []*conn // guarded by mu
+	// scheduled is set from the first dirty connection until a pass ends
+	// with nothing dirty: while it is set, Send wakes no one. Guarded by mu.
+	scheduled bool
 	// current is the connection whose input the loop is handling (see
 	// traffic), currentDirty whether it was sent something meanwhile.
 	// Guarded by mu.
@@ -36,6 +45,15 @@ type loop struct {
 	spare     []*conn         // loop-owned: the previous dirty slice, reused
 	heldSpare []*hub.Delivery // loop-owned: the previous held slice, reused
 
+	// Loop-owned: the pass in progress (run). sweep is the dirty list it
+	// took, next the first connection not written yet, sweepHeld the
+	// deliveries it releases at its end.
+	inPass    bool
+	sweep     []*conn
+	next      int
+	sweepHeld []*hub.Delivery
+	kick      kicker // yield.go
+
 	bytes byteCounts // this loop's traffic (bytes.go)
 
 	// Loop-owned: connections with outbound bytes waiting (outbound.go).
@@ -47,8 +65,8 @@ type loop struct {
 	hs         *upgradeState // scratch for handshakes, made on first use
 }
 
-func newLoop(el gnet.EventLoop, idx int) *loop {
-	l := &loop{el: el, idx: idx}
+func newLoop(el gnet.EventLoop, idx int, stop <-chan struct{}) *loop {
+	l := &loop{el: el, idx: idx, stop: stop}
 	l.flush = l.run
 	check := gnet.RunnableFunc(l.checkWatched)
 	l.timer = time.AfterFunc(time.Hour, func() {
@@ -127,24 +145,52 @@ func (l *loop) traffic(c *conn) gnet.Action {
 	return act
 }
 
-// run flushes every dirty connection. Runs on the loop.
+// run is the pass: it takes the dirty list and writes sweepChunk of its
+// connections at a time, yielding to epoll between chunks (loop.yield), so
+// that a loop writing thousands of sockets still reads its REST requests
+// (and every other input) every chunk instead of once per pass. A publish
+// answered on the loop meanwhile appends to the pending frames of the
+// connections not written yet, which then leave in the same write: the
+// longer a pass, the more events each write carries. Once the list is done
+// the pass releases its deliveries and, if connections became dirty
+// meanwhile, the next pass starts after another yield. Runs on the loop.
 func (l *loop) run(context.Context) error {
-	l.mu.Lock()
-	list, held := l.dirty, l.held
-	l.dirty, l.held = l.spare, l.heldSpare
-	l.scheduled = false
-	l.passes.Add(1)
-	l.mu.Unlock()
-	for i, c := range list {
-		l.flushOne(c)
+	if !l.inPass {
+		l.mu.Lock()
+		l.sweep, l.sweepHeld = l.dirty, l.held
+		l.dirty, l.held = l.spare, l.heldSpare
+		l.passes.Add(1)
+		l.mu.Unlock()
+		l.inPass, l.next = true, 0
+	}
+	list := l.sweep
+	end := min(l.next+sweepChunk, len(list))
+	for i := l.next; i < end; i++ {
+		l.flushOne(list[i]) // recovers: a panic closes that connection alone
 		list[i] = nil
 	}
-	l.spare = list[:0]
+	l.next = end
+	if l.next < len(list) {
+		l.yield(true)
+		return nil
+	}
+	l.spare, l.sweep = list[:0], nil
+	held := l.sweepHeld
 	for i, d := range held {
 		d.Release()
 		held[i] = nil
 	}
-	l.heldSpare = held[:0]
+	l.heldSpare, l.sweepHeld = held[:0], nil
+	l.inPass = false
+	l.mu.Lock()
+	more := len(l.dirty) > 0 || len(l.held) > 0
+	if !more {
+		l.scheduled = false
+	}
+	l.mu.Unlock()
+	if more {
+		l.yield(false)
+	}
 	return nil
 }
 

@@ -226,6 +226,10 @@ func newSocketID() string {
 // its first request (handshake); an enrolled late upgrade (context *conn)
 // gets its pipelined bytes parsed.
 func (t *Transport) OnOpen(gc gnet.Conn) (_ []byte, action gnet.Action) {
+	if k, ok := gc.Context().(*kickConn); ok {
+		k.opened()
+		return nil, gnet.None
+	}
 	defer t.recovered("open", gc, &action)
 	if t.opts.testHook != nil {
 		t.opts.testHook("open", "")
@@ -265,6 +269,10 @@ func (t *Transport) register(c *conn) {
 // OnTraffic parses and handles every complete frame in the inbound buffer.
 func (t *Transport) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	defer t.recovered("traffic", gc, &action)
+	if k, ok := gc.Context().(*kickConn); ok {
+		k.traffic(gc) // not a client's bytes: not counted
+		return gnet.None
+	}
 	if t.opts.testHook != nil {
 		id := ""
 		if c, ok := gc.Context().(*conn); ok {
@@ -296,6 +304,10 @@ func (t *Transport) traffic(gc gnet.Conn) gnet.Action {
 // OnClose releases the connection's registration, then its subscriptions
 // (a panic in that cleanup leaves the registry right).
 func (t *Transport) OnClose(gc gnet.Conn, err error) (action gnet.Action) {
+	if k, ok := gc.Context().(*kickConn); ok {
+		k.closed()
+		return gnet.None
+	}
 	defer t.recovered("close", nil, &action)
 	c, ok := gc.Context().(*conn)
 	t.regMu.Lock()
@@ -346,7 +358,7 @@ func (t *Transport) loopFor(el gnet.EventLoop) *loop {
 	if l, ok := t.loops.Load(el); ok {
 		return l.(*loop)
 	}
-	l, _ := t.loops.LoadOrStore(el, newLoop(el, int(t.loopCount.Add(1)-1)))
+	l, _ := t.loops.LoadOrStore(el, newLoop(el, int(t.loopCount.Add(1)-1), t.stop))
 	return l.(*loop)
 }
 
