@@ -36,7 +36,7 @@ func TestACMEWithPebble(t *testing.T) {
 		t.Fatal(err)
 	}
 	acmePort, mgmtPort, challMgmt := freeTCPPort(t), freeTCPPort(t), freeTCPPort(t)
-	dnsPort := freeUDPPort(t)
+	dnsPort := freeDNSPort(t)
 	const domain = "pixiu.test"
 	s := pixiutest.Start(t, func(c *config.Config) {
 		c.TLS.ACME = config.ACME{Domains: []string{domain}, Email: "ops@pixiu.test",
@@ -147,14 +147,26 @@ func freeTCPPort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func freeUDPPort(t *testing.T) int {
+// freeDNSPort returns a port free for both TCP and UDP on 127.0.0.1:
+// pebble-challtestsrv serves DNS on both, and a port free for UDP alone
+// may be a busy TCP port (its bind then fails and every validation with it).
+func freeDNSPort(t *testing.T) int {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return port
+		}
 	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
+	t.Fatal("no port free for both TCP and UDP")
+	return 0
 }
 
 func mustAtoi(t *testing.T, s string) int {
