@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -100,7 +101,48 @@ func startNodes(t *testing.T, n int, o clusterOpts) []*node {
 	return nodes
 }
 
+// startNode starts one node and waits until it listens. The port is picked
+// free but bound only by the child, so another test may take it first: the
+// node then exits (address in use) and is started again on another port —
+// never left for /ready to be answered by someone else's node.
 func startNode(t *testing.T, bin, name, prefix string, o clusterOpts) *node {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		nd := launchNode(t, bin, name, prefix, o)
+		err := nd.waitListening(20 * time.Second)
+		if err == nil {
+			return nd
+		}
+		if attempt < 5 && strings.Contains(nd.out.String(), "address already in use") {
+			continue
+		}
+		t.Fatalf("node %s did not start: %v\n%s", name, err, nd.out.String())
+	}
+}
+
+// waitListening waits for the node's own "listening" log line on its address.
+func (nd *node) waitListening(timeout time.Duration) error {
+	want := "msg=listening addr=" + nd.Addr
+	deadline := time.Now().Add(timeout)
+	for {
+		if strings.Contains(nd.out.String(), want) {
+			return nil
+		}
+		select {
+		case <-nd.done:
+			if strings.Contains(nd.out.String(), want) {
+				return nil
+			}
+			return fmt.Errorf("node %s exited before listening on %s", nd.name, nd.Addr)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s not listening on %s after %s", nd.name, nd.Addr, timeout)
+		}
+	}
+}
+
+func launchNode(t *testing.T, bin, name, prefix string, o clusterOpts) *node {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Load("", nil)
