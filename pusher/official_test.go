@@ -405,3 +405,54 @@ func TestOfficialFieldsLimitsAndKeys(t *testing.T) {
 		t.Fatalf("server received %d requests, want 2", n)
 	}
 }
+
+// TriggerExclusive, TriggerMultiExclusive and the deprecated Authenticate*
+// aliases, still present in pusher-http-go v5 and used by older code.
+func TestOfficialAPIDeprecatedCalls(t *testing.T) {
+	srv, _ := officialServer(t)
+	pusherClient := pusher.Client{AppID: srv.App.ID, Key: srv.App.Key, Secret: srv.App.Secret, Host: srv.Addr}
+	a := pixiutest.Dial(t, srv.Addr, srv.App.Key)
+	b := pixiutest.Dial(t, srv.Addr, srv.App.Key)
+
+	resp, err := pusherClient.AuthenticatePrivateChannel(authParams(a.SocketID, "private-old"))
+	if err != nil {
+		t.Fatalf("AuthenticatePrivateChannel: %v", err)
+	}
+	subscribeWith(t, a, "private-old", resp)
+	resp, err = pusherClient.AuthenticatePresenceChannel(authParams(b.SocketID, "presence-old"), pusher.MemberData{UserID: "7"})
+	if err != nil {
+		t.Fatalf("AuthenticatePresenceChannel: %v", err)
+	}
+	subscribeWith(t, b, "presence-old", resp)
+	for _, c := range []*pixiutest.Client{a, b} {
+		subscribeWith(t, c, "both", nil)
+	}
+
+	if err := pusherClient.TriggerExclusive("both", "not-for-a", "x", a.SocketID); err != nil {
+		t.Fatalf("TriggerExclusive: %v", err)
+	}
+	if err := pusherClient.TriggerMultiExclusive([]string{"both", "presence-old"}, "not-for-b", "y", b.SocketID); err != nil {
+		t.Fatalf("TriggerMultiExclusive: %v", err)
+	}
+	if err := pusherClient.TriggerMulti([]string{"both", "private-old", "presence-old"}, "for-all", "z"); err != nil {
+		t.Fatalf("TriggerMulti: %v", err)
+	}
+	seen := func(c *pixiutest.Client, want int) map[string]int {
+		got := map[string]int{}
+		for n := 0; n < want; {
+			e := c.Next()
+			if strings.HasPrefix(e.Event, "pusher") {
+				continue
+			}
+			got[e.Event+"@"+e.Channel]++
+			n++
+		}
+		return got
+	}
+	if got := seen(a, 3); got["not-for-b@both"] != 1 || got["for-all@both"] != 1 || got["for-all@private-old"] != 1 {
+		t.Fatalf("a received %v", got)
+	}
+	if got := seen(b, 3); got["not-for-a@both"] != 1 || got["for-all@both"] != 1 || got["for-all@presence-old"] != 1 {
+		t.Fatalf("b received %v", got)
+	}
+}
