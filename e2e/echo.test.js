@@ -6,7 +6,7 @@ import Echo from 'laravel-echo';
 import PusherJS from 'pusher-js';
 import { startServer, APPS } from './lib/server.js';
 import { Pool, sdk } from './lib/clients.js';
-import { Recorder, uid, withTimeout } from './lib/wait.js';
+import { Recorder, uid, waitFor, withTimeout } from './lib/wait.js';
 
 let srv;
 let pool;
@@ -146,6 +146,53 @@ describe('Laravel Echo', () => {
     await subscribed(ch, name);
     await api.trigger(`private-encrypted-${name}`, 'Secret', { code: 1234 });
     assert.deepEqual(await rec.next(() => true, 5000, 'Secret'), { code: 1234 });
+  });
+
+  test("private().notification(): Laravel's BroadcastNotificationCreated reaches the callback; stopListeningForNotification stops it", async () => {
+    const user = `App.Models.User.${process.pid}${Date.now() % 100000}`;
+    const e = echo();
+    const got = new Recorder('notifications');
+    const all = new Recorder('listenToAll');
+    const cb = (n) => got.push(n);
+    const ch = e.private(user).notification(cb).listenToAll((event, data) => all.push({ event, data }));
+    await subscribed(ch, user);
+    // what Laravel's BroadcastNotificationCreated::broadcastWith sends
+    const payload = { message: 'Invoice paid', id: '3f2a9c4e-1b7d-4c1e-9a55-5d7c8e0f1a2b', type: 'App\\Notifications\\InvoicePaid' };
+    await api.trigger(`private-${user}`, 'Illuminate\\Notifications\\Events\\BroadcastNotificationCreated', payload);
+    assert.deepEqual(await got.next(() => true, 5000, 'notification'), payload);
+    assert.deepEqual(await all.next(() => true, 5000, 'listenToAll'), { event: '.Illuminate\\Notifications\\Events\\BroadcastNotificationCreated', data: payload });
+    ch.stopListeningForNotification(cb);
+    await api.trigger(`private-${user}`, 'Illuminate\\Notifications\\Events\\BroadcastNotificationCreated', { ...payload, message: 'again' });
+    await all.next((x) => x.data.message === 'again', 5000, 'second notification on listenToAll');
+    assert.equal(got.items.length, 1, 'no callback after stopListeningForNotification');
+  });
+
+  test('leave() unsubscribes the public, private and presence channels of a name; leaveAllChannels() the rest', async () => {
+    const name = uid('room');
+    const other = uid('other');
+    const watcher = echo({ presence: { user_id: 'watcher' } });
+    const leaving = new Recorder('leaving');
+    await subscribed(watcher.join(name).leaving((u) => leaving.push(u)), 'watcher');
+    const e = echo({ presence: { user_id: 'leaver', user_info: { name: 'Leaver' } } });
+    const chans = [e.channel(name), e.private(name), e.join(name), e.channel(other), e.private(other)];
+    for (const c of chans) await subscribed(c, c.name);
+    const occupied = async (c) => (await (await api.get({ path: `/channels/${c}`, params: c.startsWith('presence-') ? { info: 'user_count' } : {} })).json());
+    assert.deepEqual(await occupied(`presence-${name}`), { occupied: true, user_count: 2 });
+
+    e.leave(name);
+    assert.deepEqual(await leaving.next(() => true, 5000, 'leaving'), { name: 'Leaver' });
+    for (const c of [name, `private-${name}`]) {
+      await waitFor(async () => (await occupied(c)).occupied === false, { what: `${c} left` });
+    }
+    assert.deepEqual(await occupied(`presence-${name}`), { occupied: true, user_count: 1 });
+    assert.deepEqual(Object.keys(e.connector.channels).sort(), [other, `private-${other}`].sort());
+
+    e.leaveAllChannels();
+    for (const c of [other, `private-${other}`]) {
+      await waitFor(async () => (await occupied(c)).occupied === false, { what: `${c} left` });
+    }
+    assert.deepEqual(e.connector.pusher.allChannels(), []);
+    assert.equal(e.connectionStatus(), 'connected');
   });
 
   test('subscription error surfaces through .error()', async () => {

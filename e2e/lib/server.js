@@ -181,7 +181,9 @@ async function waitReady(base, child, logs, timeoutMs) {
 
 // startServer builds (if needed) and starts one pixiu. config overrides are
 // shallow-merged over DEFAULT_CONFIG. Returns {port, host, base, wsBase, stop, logs}.
-export async function startServer(config = {}) {
+// startServer starts a server; opts.port fixes the port (to start a server
+// again where a stopped one listened, for clients that reconnect to it).
+export async function startServer(config = {}, opts = {}) {
   const bin = await binary();
   const cfg = { ...DEFAULT_CONFIG, ...config };
   if (process.env.PIXIU_E2E_HISTORY) {
@@ -199,7 +201,7 @@ export async function startServer(config = {}) {
 
   let lastErr;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const chunks = [];
     let size = 0;
     const record = (b) => {
