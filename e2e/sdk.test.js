@@ -11,7 +11,7 @@ import http from 'node:http';
 import PusherJS from 'pusher-js';
 import PusherServer from 'pusher';
 import { startServer, APPS } from './lib/server.js';
-import { Pool, connected, subscribe, sdk, sdkStatus } from './lib/clients.js';
+import { Pool, connected, subscribe, sdk, sdkStatus, signIn } from './lib/clients.js';
 import { Recorder, uid, waitFor, withTimeout } from './lib/wait.js';
 
 let srv;
@@ -34,7 +34,8 @@ after(async () => {
 // written as the Node SDK's README shows: POST /pusher/auth answers
 // authorizeChannel(socket_id, channel_name[, presenceData]) and
 // POST /pusher/user-auth answers authenticateUser(socket_id, user). The
-// channel name "private-deny-<status>-…" answers that HTTP status instead.
+// channel name "private-deny-<status>-…" (or ?user=deny-<status>-… for
+// sign-in) answers that HTTP status instead.
 async function startAuthEndpoint(server) {
   const calls = new Recorder('auth endpoint calls');
   const s = http.createServer((req, res) => {
@@ -45,7 +46,8 @@ async function startAuthEndpoint(server) {
       const socketId = form.get('socket_id');
       const channel = form.get('channel_name');
       calls.push({ path: req.url, socketId, channel });
-      const deny = /^(?:private|presence)-deny-(\d{3})-/.exec(channel ?? '');
+      const user = new URL(req.url, 'http://x').searchParams.get('user') ?? 'http-user';
+      const deny = /^(?:private-|presence-)?deny-(\d{3})-/.exec(channel ?? user);
       if (deny) {
         res.writeHead(Number(deny[1]), { 'content-type': 'text/plain' }).end('forbidden by the app');
         return;
@@ -53,8 +55,7 @@ async function startAuthEndpoint(server) {
       let out;
       try {
         if (req.url.startsWith('/pusher/user-auth')) {
-          const id = new URL(req.url, 'http://x').searchParams.get('user') ?? 'http-user';
-          out = server.authenticateUser(socketId, { id, user_info: { via: 'http' } });
+          out = server.authenticateUser(socketId, { id: user, user_info: { via: 'http' } });
         } else if (channel.startsWith('presence-')) {
           out = server.authorizeChannel(socketId, channel, { user_id: 'http-member', user_info: { via: 'http' } });
         } else {
@@ -134,6 +135,20 @@ describe('pusher-js with HTTP auth endpoints (Node SDK authorizeChannel / authen
       assert.equal(client.connection.state, 'connected');
     });
   }
+
+  test('a sign-in endpoint answering 403: user emits pusher:signin_error {type AuthError, status 403}; the connection stays up, not signed in', async () => {
+    const id = uid('deny-403');
+    const client = httpClient(`?user=${id}`);
+    await connected(client);
+    const errored = withTimeout(new Promise((r) => client.user.bind('pusher:signin_error', r)), 5000, 'signin_error');
+    client.signin();
+    const err = await errored;
+    assert.equal(err.type, 'AuthError', JSON.stringify(err));
+    assert.equal(err.status, 403, JSON.stringify(err));
+    assert.equal(client.user.user_data, null);
+    assert.equal(client.log.filter((m) => m.event === 'pusher:signin_success').length, 0);
+    assert.equal(client.connection.state, 'connected');
+  });
 });
 
 describe('pusher-js channel management', () => {
@@ -190,13 +205,16 @@ describe('pusher-js channel management', () => {
 });
 
 describe('pusher-js across a server restart', () => {
-  test('connected → connecting → unavailable → connected; channels resubscribe with fresh auth', async () => {
+  test('connected → connecting → unavailable → connected; channels resubscribe with fresh auth, the user signs in again', async () => {
     // a short drain window: SIGTERM closes the sockets (4200) within 100 ms
     const own = await startServer({ cluster: { drain_window: '100ms' } });
     const p = new Pool(own);
     let again;
     try {
-      const client = p.pusher({ options: { unavailableTimeout: 1000 }, presence: { user_id: 'phoenix' } });
+      const client = p.pusher({ options: { unavailableTimeout: 1000 }, presence: { user_id: 'phoenix' }, user: { id: 'phoenix' } });
+      const userEvents = new Recorder('user events');
+      client.user.bind('after-restart', (d) => userEvents.push(d));
+      await signIn(client);
       const pub = uid('restart-pub');
       const priv = uid('private-restart');
       const pres = uid('presence-restart');
@@ -221,6 +239,10 @@ describe('pusher-js across a server restart', () => {
       const api2 = sdk(again);
       const users = await (await api2.get({ path: `/channels/${pres}/users` })).json();
       assert.deepEqual(users, { users: [{ id: 'phoenix' }] });
+      // pusher-js signs in again on the new connection
+      await waitFor(() => client.user.serverToUserChannel?.subscribed, { what: 'signed in again' });
+      await api2.sendToUser('phoenix', 'after-restart', { ok: 1 });
+      assert.deepEqual(await userEvents.next(() => true, 5000, 'user event after the restart'), { ok: 1 });
       await api2.trigger([pub, priv, pres], 'reborn', {});
       for (const name of [pub, priv, pres]) {
         await waitFor(() => client.log.find((m) => m.event === 'reborn' && m.channel === name), { what: `reborn on ${name}` });
