@@ -9,77 +9,109 @@ import (
 )
 
 // Subscription counts (pusher_internal:subscription_count, protocol.md
-// §3.12) are coalesced per channel: a subscribe or unsubscribe only marks
-// the channel's count dirty in its shard; one hub-wide timer, armed while
-// something is dirty, flushes the dirty channels. A flush reads each
-// channel's count from the engine as it is then (the last value wins) and
-// publishes it once. A change is never dropped, only delayed to the next
-// flush it is due in (the trailing update); a quiet hub flushes a first
-// change at once.
+// §3.12) are coalesced per channel: a subscribe or unsubscribe only records
+// the change in its shard; one hub-wide timer, armed while something is
+// pending, flushes the channels that are due. A flush reads each channel's
+// count from the engine as it is then (the last value wins) and publishes it
+// once. A change is never dropped, only delayed (the trailing update).
 //
-// How soon a channel may be told again depends on its size, so that a
-// channel's counts cost at most countDeliveriesPerSec deliveries a second
-// however fast sockets join: after telling n subscribers, the next update
-// waits n/countDeliveriesPerSec (50 ms a subscriber), at least CountWindow
-// and at most 5 s — Pusher's own cadence past 100 subscribers. Every socket
-// joining a channel costs a write anyway; a count per join costs one write
-// per subscriber, which made a join storm into 100 channels cost ~3× the
-// CPU of the same joins without counts (docs/PERFORMANCE.md).
+// When a channel's pending change goes out:
+//   - at once, if the channel was quiet: nothing pending, and its last update
+//     is older than its interval (the leading edge);
+//   - otherwise once the count has stood still for CountWindow (the burst is
+//     over), or once the change has waited the channel's interval while the
+//     count kept moving, whichever comes first;
+//   - and never sooner than one interval after the channel's previous update.
+//
+// A channel's interval is n/countDeliveriesPerSec for n subscribers (50 ms a
+// subscriber), at least CountWindow and at most 5 s — Pusher's own cadence
+// past 100 subscribers. So one channel's counts cost at most
+// countDeliveriesPerSec deliveries a second however fast sockets join, and a
+// join storm costs one update per channel once it is over: every subscriber
+// of a channel is told its count once, instead of every few hundred
+// milliseconds while the storm lasts. Each update is a write(2) to a socket
+// that is otherwise idle, so it is the frames that cost (docs/PERFORMANCE.md).
 //
 // No goroutine or timer per channel: the state is one small map entry per
-// recently changed channel, and its key sits on its shard's dirty list
+// recently changed channel, and its key sits on its shard's pending list
 // until it is sent.
 
-// countWindowLarge is the longest a change waits, and the cadence for
-// channels with 100 subscriptions or more (protocol.md §3.12).
+// countWindowLarge is the longest interval, the cadence for channels with
+// 100 subscriptions or more (protocol.md §3.12).
 const countWindowLarge = 5 * time.Second
 
 // countDeliveriesPerSec bounds the deliveries a second that one channel's
 // count updates cause.
 const countDeliveriesPerSec = 20
 
-// countInterval is the shortest time between two updates of a channel that
-// was just told count.
+// countFlushesPerWindow bounds how often the hub flushes: at most this many
+// times per CountWindow (every 50 ms by default), each pass going over the
+// pending channels of every shard.
+const countFlushesPerWindow = 5
+
+// countInterval is the shortest time between two updates of a channel with
+// count subscribers, and how long a change waits at most while the count
+// keeps moving.
 func (h *Hub) countInterval(count int) time.Duration {
 	d := time.Duration(count) * time.Second / countDeliveriesPerSec
 	return min(max(d, h.opts.CountWindow), countWindowLarge)
 }
 
-// countState is a channel's coalescing state. Guarded by its shard's countMu.
+// countState is a channel's coalescing state. Times are durations since
+// Hub.epoch (monotonic, 8 bytes each). Guarded by its shard's countMu.
 type countState struct {
-	next  time.Time // the earliest time the next update may go out
-	dirty bool      // changed since the last update; its key is on the dirty list
+	next  time.Duration // the earliest time the next update may go out
+	since time.Duration // when the pending change began
+	last  time.Duration // the latest change
+	count int           // the count after the latest change, as the engine said
+	dirty bool          // a change is pending; the key is on the shard's list
 }
 
-// countChanged records that the channel's subscription count changed; s is
-// the channel's shard. It never blocks on the engine.
-func (h *Hub) countChanged(s *shard, k chanKey) {
+// due is when the pending change may go out.
+func (h *Hub) countDue(st countState) time.Duration {
+	at := min(st.last+h.opts.CountWindow, st.since+h.countInterval(st.count))
+	return max(at, st.next)
+}
+
+// countChanged records that the channel's subscription count changed to
+// count; s is the channel's shard. It never blocks on the engine.
+func (h *Hub) countChanged(s *shard, k chanKey, count int) {
+	now := time.Since(h.epoch)
 	s.countMu.Lock()
 	st := s.counts[k]
+	st.last, st.count = now, count
 	if st.dirty {
+		s.counts[k] = st
 		s.countMu.Unlock()
 		return // the update already scheduled will carry this change
 	}
-	st.dirty = true
+	st.dirty, st.since = true, now
+	at := h.countDue(st)
+	if now >= st.next {
+		// A quiet channel: this change is the leading edge and goes out at
+		// once (a since this far back makes it due whatever happens next).
+		at = now
+		st.since = now - countWindowLarge
+	}
 	s.counts[k] = st
 	s.countDirty = append(s.countDirty, k)
 	s.countMu.Unlock()
-	h.scheduleCounts(st.next)
+	h.scheduleCounts(at)
 }
 
 // scheduleCounts arms the flush timer for at (or the earliest time the next
 // flush may run, if later), unless it is already armed for no later.
-func (h *Hub) scheduleCounts(at time.Time) {
+func (h *Hub) scheduleCounts(at time.Duration) {
 	h.countMu.Lock()
 	defer h.countMu.Unlock()
-	if earliest := h.lastFlush.Add(h.opts.CountWindow); at.Before(earliest) {
-		at = earliest
+	if h.flushed {
+		at = max(at, h.lastFlush+h.opts.CountWindow/countFlushesPerWindow)
 	}
-	if h.countArmed && !at.Before(h.countAt) {
+	if h.countArmed && at >= h.countAt {
 		return
 	}
 	h.countArmed, h.countAt = true, at
-	d := time.Until(at)
+	d := at - time.Since(h.epoch)
 	if h.countTimer == nil {
 		h.countTimer = time.AfterFunc(d, h.flushCounts)
 		return
@@ -92,14 +124,14 @@ func (h *Hub) scheduleCounts(at time.Time) {
 func (h *Hub) flushCounts() {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
-	now := time.Now()
+	now := time.Since(h.epoch)
 	h.countMu.Lock()
-	h.countArmed, h.lastFlush = false, now
+	h.countArmed, h.flushed, h.lastFlush = false, true, now
 	h.countMu.Unlock()
 
 	due := h.dueScratch[:0]
-	var next time.Time // the earliest not-yet-due dirty channel
-	sweep := now.Sub(h.lastSweep) >= countWindowLarge
+	next := time.Duration(-1) // the earliest pending change not due yet
+	sweep := now-h.lastSweep >= countWindowLarge
 	if sweep {
 		h.lastSweep = now
 	}
@@ -109,22 +141,22 @@ func (h *Hub) flushCounts() {
 		keep := s.countDirty[:0]
 		for _, k := range s.countDirty {
 			st := s.counts[k]
-			if now.Before(st.next) {
+			if at := h.countDue(st); now < at {
 				keep = append(keep, k)
-				if next.IsZero() || st.next.Before(next) {
-					next = st.next
+				if next < 0 || at < next {
+					next = at
 				}
 				continue
 			}
-			st.dirty, st.next = false, now.Add(h.opts.CountWindow)
+			st.dirty, st.next = false, now+h.opts.CountWindow
 			s.counts[k] = st
 			due = append(due, k)
 		}
 		clear(s.countDirty[len(keep):])
 		s.countDirty = keep
-		if sweep { // forget channels quiet for longer than any window
+		if sweep { // forget channels quiet for longer than any interval
 			for k, st := range s.counts {
-				if !st.dirty && now.Sub(st.next) >= countWindowLarge {
+				if !st.dirty && now-st.next >= countWindowLarge {
 					delete(s.counts, k)
 				}
 			}
@@ -143,7 +175,7 @@ func (h *Hub) flushCounts() {
 			s := h.shardFor(k)
 			s.countMu.Lock()
 			if st, ok := s.counts[k]; ok {
-				st.next = now.Add(d)
+				st.next = now + d
 				s.counts[k] = st
 			}
 			s.countMu.Unlock()
@@ -154,7 +186,7 @@ func (h *Hub) flushCounts() {
 	}
 	clear(due)
 	h.dueScratch = due[:0]
-	if !next.IsZero() {
+	if next >= 0 {
 		h.scheduleCounts(next)
 	}
 }

@@ -186,3 +186,117 @@ func TestSubscriptionCountOnlyWhereEnabled(t *testing.T) {
 		}
 	})
 }
+
+// A join storm costs one update per channel once it is over: the leading
+// update of the first join goes out at once, then nothing while sockets keep
+// joining (each update would cost a write to every subscriber), then the
+// count at the end, CountWindow (plus at most one flush gap) after the last
+// join.
+func TestSubscriptionCountStormSendsOnceItIsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, obs := newTestHub(t)
+		window := h.opts.CountWindow
+		first := subscribeN(t, h, "storm", 1, 0)[0]
+		synctest.Wait()
+		var joined []*recClient
+		for i := range 199 { // a join every 10 ms for about 2 s
+			time.Sleep(10 * time.Millisecond)
+			joined = append(joined, subscribeN(t, h, "storm", 1, 1+i)...)
+		}
+		time.Sleep(window - time.Millisecond)
+		synctest.Wait()
+		if got := first.counts("storm"); !slices.Equal(got, []int{1}) {
+			t.Fatalf("during the storm: counts %v, want only the leading [1]", got)
+		}
+		// A flush runs at most every window/5, so the update may wait that
+		// much longer.
+		time.Sleep(window/countFlushesPerWindow + time.Millisecond)
+		synctest.Wait()
+		if got := first.counts("storm"); !slices.Equal(got, []int{1, 200}) {
+			t.Fatalf("a window after the storm: counts %v, want [1 200]", got)
+		}
+		for _, c := range joined {
+			if got := c.counts("storm"); !slices.Equal(got, []int{200}) {
+				t.Fatalf("%s: counts %v, want [200]", c.id, got)
+			}
+		}
+		if n := obs.count(SubscriptionCount); n != 2 {
+			t.Fatalf("%d subscription_count webhook events, want 2", n)
+		}
+	})
+}
+
+// A count that never stands still is still sent, once the change has
+// waited the channel's interval: here a small channel where someone joins or
+// leaves every 100 ms for 3 s gets an update every 300–400 ms (the 250–300 ms
+// interval of 5 or 6 subscribers, plus up to 100 ms until the next change
+// starts the wait), each with the count as it then is, and the final count
+// once the churn stops.
+func TestSubscriptionCountChurnNeverWaitsLong(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, _ := newTestHub(t)
+		first := subscribeN(t, h, "busy", 5, 0)[0]
+		synctest.Wait()
+		var extra *recClient
+		for i := range 30 {
+			time.Sleep(100 * time.Millisecond)
+			if extra == nil {
+				extra = subscribeN(t, h, "busy", 1, 100+i)[0]
+			} else {
+				h.Unsubscribe(context.Background(), countedApp, extra, "busy", "")
+				extra = nil
+			}
+		}
+		synctest.Wait()
+		got := first.counts("busy")
+		if len(got) < 8 || len(got) > 12 {
+			t.Fatalf("%d updates in 3 s of churn (%v), want 8–12", len(got), got)
+		}
+		for _, n := range got {
+			if n != 5 && n != 6 {
+				t.Fatalf("count %d sent, want 5 or 6 (%v)", n, got)
+			}
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got = first.counts("busy")
+		final := 5
+		if extra != nil {
+			final = 6
+		}
+		if got[len(got)-1] != final {
+			t.Fatalf("after the churn: last count %d, want %d (%v)", got[len(got)-1], final, got)
+		}
+	})
+}
+
+// A count that changes once in a while, each change after the last one
+// stood still, is still bounded by the channel's interval: a 100-subscriber
+// channel is told at most every 5 s.
+func TestSubscriptionCountQuietChangesKeepTheInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, _ := newTestHub(t)
+		first := subscribeN(t, h, "big", 1, 0)[0]
+		synctest.Wait()
+		subscribeN(t, h, "big", 99, 1)
+		time.Sleep(h.opts.CountWindow)
+		synctest.Wait()
+		if got := first.counts("big"); !slices.Equal(got, []int{1, 100}) {
+			t.Fatalf("counts %v, want [1 100]", got)
+		}
+		for i := range 15 { // a join every 400 ms: each stands still for longer than a window
+			time.Sleep(400 * time.Millisecond)
+			subscribeN(t, h, "big", 1, 100+i)
+		}
+		synctest.Wait()
+		// 6 s since the update of 100: one more update at +5 s.
+		if got := first.counts("big"); !slices.Equal(got, []int{1, 100, 112}) {
+			t.Fatalf("counts %v, want one update 5 s after [1 100], with the 12 joins until then", got)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := first.counts("big"); got[len(got)-1] != 115 {
+			t.Fatalf("counts %v, want the trailing 115", got)
+		}
+	})
+}

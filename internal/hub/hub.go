@@ -83,14 +83,17 @@ type Hub struct {
 	clientEvents atomic.Int64 // client events accepted by the engine (stats.go)
 
 	// Coalesced subscription counts (counts.go).
-	countMu    sync.Mutex  // guards the four fields below; never held with another lock
+	// Times are durations since epoch.
+	epoch      time.Time
+	countMu    sync.Mutex  // guards the five fields below; never held with another lock
 	countTimer *time.Timer // the one flush timer, made on first use
 	countArmed bool        // countTimer will fire at countAt
-	countAt    time.Time
-	lastFlush  time.Time
+	countAt    time.Duration
+	flushed    bool // lastFlush is set
+	lastFlush  time.Duration
 	flushMu    sync.Mutex // one flush at a time (held across its engine calls); guards dueScratch and lastSweep
 	dueScratch []chanKey
-	lastSweep  time.Time
+	lastSweep  time.Duration
 }
 
 type shard struct {
@@ -126,7 +129,7 @@ func New(opts Options, newEngine func(cluster.Handler) (cluster.Engine, error)) 
 	if opts.CountWindow <= 0 {
 		opts.CountWindow = 250 * time.Millisecond
 	}
-	h := &Hub{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards)}
+	h := &Hub{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards), epoch: time.Now()}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[chanKey]*channel)
 		h.shards[i].counts = make(map[chanKey]countState)
@@ -322,7 +325,7 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 		_ = h.sendCache(ctx, app.ID, name, c) // the subscription stands, as above
 	}
 	if app.SubscriptionCount && kind.Kind != protocol.Presence {
-		h.countChanged(s, k)
+		h.countChanged(s, k, count)
 	}
 	return nil
 }
@@ -421,7 +424,7 @@ func (h *Hub) Unsubscribe(ctx context.Context, app *apps.App, c Client, name, us
 		h.observe(Event{Kind: ChannelVacated, AppID: app.ID, Channel: name})
 	}
 	if err == nil && count > 0 && app.SubscriptionCount && protocol.ParseChannel(name).Kind != protocol.Presence {
-		h.countChanged(s, k)
+		h.countChanged(s, k, count)
 	}
 	return true
 }
