@@ -164,7 +164,7 @@ func (c *command) scenario() (scenarioFunc, error) {
 		fs.IntVar(&o.Conns, "conns", 1000, "connections to hold")
 		fs.IntVar(&o.Channels, "channels", 1, "public channels to spread them over")
 		fs.StringVar(&o.Channel, "channel", "idle", "channel name (prefix when --channels > 1)")
-		fs.DurationVar(&o.Settle, "settle", 2*time.Second, "wait after subscribing before reading RSS")
+		fs.DurationVar(&o.Settle, "settle", 2*time.Second, "wait after subscribing before reading RSS and CPU (and on until no subscription count came for 1s)")
 		fs.DurationVar(&o.Hold, "hold", 10*time.Second, "hold the connections open this long")
 		return func(ctx context.Context, opts runOptions) (*report, error) { return runIdle(ctx, opts, o) }, nil
 	case "fanout":

@@ -63,6 +63,7 @@ type engine struct {
 	pusherErrors atomic.Int64
 	frameErrors  atomic.Int64
 	countFrames  atomic.Int64 // pusher_internal:subscription_count frames received
+	lastCount    atomic.Int64 // when the last of them came (Unix nanoseconds)
 	pongs        atomic.Int64 // pusher:pong events received (answers to the tool's pings)
 	serverPings  atomic.Int64 // pusher:ping events and WebSocket pings received (and answered)
 	stopping     atomic.Bool
@@ -274,6 +275,7 @@ func (e *engine) message(c gnet.Conn, wc *wsConn, msg []byte, now int64) {
 			e.pongs.Add(1)
 		case bytes.Equal(name, evSubscriptionCount):
 			e.countFrames.Add(1)
+			e.lastCount.Store(now)
 		}
 	case e.recv != nil:
 		e.recv.onEvent(wc, name, msg, now)
