@@ -171,6 +171,51 @@ func TestBatchingNeverMixesApps(t *testing.T) {
 	})
 }
 
+// An event on a private-encrypted-* channel travels alone: pusher-http-go's
+// Webhook rejects a whole body when one such event has no data to decrypt.
+func TestEncryptedChannelEventsAreNotBatched(t *testing.T) {
+	t.Parallel()
+	rcv := pixiutest.NewReceiver(t)
+	a := app("a", apps.Webhook{URL: rcv.URL})
+	e := start(t, "", webhook.Options{BatchMax: 10, BatchInterval: 200 * time.Millisecond}, a)
+	order := []hub.Event{
+		occupied("a", "one"),
+		occupied("a", "two"),
+		occupied("a", "private-encrypted-x"),
+		{Kind: hub.MemberAdded, AppID: "a", Channel: "presence-encrypted-is-not", UserID: "u"},
+		occupied("a", "private-encrypted-cache-y"),
+		vacated("a", "private-encrypted-x"),
+		occupied("a", "three"),
+		occupied("a", "private-x"),
+	}
+	for _, ev := range order {
+		e.Observe(ev)
+	}
+	evs := rcv.WaitEvents(t, count(len(order)))
+	checkSigned(t, rcv.Delivered(), a)
+	want := []string{
+		"channel_occupied:one", "channel_occupied:two", "channel_occupied:private-encrypted-x",
+		"member_added:presence-encrypted-is-not", "channel_occupied:private-encrypted-cache-y",
+		"channel_vacated:private-encrypted-x", "channel_occupied:three", "channel_occupied:private-x",
+	}
+	if got := channels(evs); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	var sizes []int
+	for _, r := range rcv.Delivered() {
+		n := len(r.Events)
+		for _, ev := range r.Events {
+			if strings.HasPrefix(ev.Channel, "private-encrypted-") && n != 1 {
+				t.Fatalf("%s shares a request with %d other events", ev.Channel, n-1)
+			}
+		}
+		sizes = append(sizes, n)
+	}
+	if !slices.Equal(sizes, []int{2, 1, 1, 1, 1, 2}) {
+		t.Fatalf("request sizes %v, want [2 1 1 1 1 2]", sizes)
+	}
+}
+
 func TestEndpointFiltersAndHeaders(t *testing.T) {
 	t.Parallel()
 	all, occ, priv := pixiutest.NewReceiver(t), pixiutest.NewReceiver(t), pixiutest.NewReceiver(t)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"time"
@@ -281,18 +282,34 @@ func (s *Sender) seal(now time.Time, all bool) time.Time {
 }
 
 // chunks splits entries into batches of at most BatchMax events and about
-// maxBatchBytes.
+// maxBatchBytes. An event on a private-encrypted-* channel is a batch of its
+// own: pusher-http-go's Webhook fails the whole body when it cannot decrypt
+// one event of such a channel, which it cannot for events without data
+// (channel_occupied, subscription_count, …), so batched with others it would take
+// them down too; alone it fails exactly as with Pusher's unbatched webhooks.
 func (s *Sender) chunks(entries []*Entry) [][]*Entry {
 	var out [][]*Entry
 	start, size := 0, 0
 	for i, e := range entries {
-		if i > start && (i-start >= s.opts.BatchMax || size+len(e.Event) > maxBatchBytes) {
+		alone := encryptedChannelEvent(e.Event)
+		if i > start && (alone || encryptedChannelEvent(entries[i-1].Event) ||
+			i-start >= s.opts.BatchMax || size+len(e.Event) > maxBatchBytes) {
 			out = append(out, entries[start:i])
 			start, size = i, 0
 		}
 		size += len(e.Event) + 1
 	}
 	return append(out, entries[start:])
+}
+
+// encryptedChannelEvent reports whether ev, an event object as encodeEvent
+// writes it ({"name":"…","channel":"…",…}: the first "channel" key is the
+// event's own, a name never holds a quote), is on a private-encrypted-*
+// channel.
+func encryptedChannelEvent(ev []byte) bool {
+	const key = `"channel":"`
+	i := bytes.Index(ev, []byte(key))
+	return i >= 0 && bytes.HasPrefix(ev[i+len(key):], []byte("private-encrypted-"))
 }
 
 func (s *Sender) newBatch(g *group, entries []*Entry, now time.Time) *Batch {
