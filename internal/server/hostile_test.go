@@ -36,8 +36,8 @@ func TestHandshakeHeaderFlood(t *testing.T) {
 	if err != nil {
 		t.Fatalf("want an HTTP error answer, got %v", err)
 	}
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("status %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
 	}
 	// The server still serves others.
 	c := pixiutest.Dial(t, s.Addr, "app-key")

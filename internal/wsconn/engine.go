@@ -17,6 +17,8 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/pixiu-io/pixiu/internal/httpwire"
 )
 
 // Serve binds addr with a gnet engine and returns the listener net/http must
@@ -116,14 +118,20 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	if n < len(appPrefix) {
 		return gnet.None
 	}
+	// The upgrade request is held to the REST path's HTTP framing limits
+	// (request line 414; head size and field count 431; CRLF lines, no
+	// control characters: 400), however its bytes arrived.
+	if req, v := httpwire.Parse(buf, httpwire.Limits{}); v == httpwire.Refuse {
+		return t.httpError(gc, req.Status, req.Reason)
+	}
 	end := bytes.Index(buf, crlfcrlf)
 	if end < 0 {
-		if len(buf) >= maxHandshakeBytes {
-			return t.httpError(gc, http.StatusBadRequest, "malformed or oversized handshake request")
-		}
 		return gnet.None
 	}
 	head := buf[:end+4]
+	if repeatedHeader(head, secWebSocketKey) {
+		return t.httpError(gc, http.StatusBadRequest, "bad Sec-WebSocket-Key header: given more than once")
+	}
 	l := t.loopFor(gc.EventLoop())
 	hs := l.upgrader()
 	hs.uri, hs.origin = "", ""

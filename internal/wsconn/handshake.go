@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"io"
@@ -34,10 +35,29 @@ func validUpgrade(h http.Header) string {
 		return "expected Connection: Upgrade"
 	case h.Get("Sec-Websocket-Version") != "13":
 		return "unsupported Sec-WebSocket-Version (want 13)"
-	case len(h.Get("Sec-Websocket-Key")) != 24:
+	case len(h.Values("Sec-Websocket-Key")) != 1 || len(h.Get("Sec-Websocket-Key")) != 24:
 		return "bad Sec-WebSocket-Key"
 	}
 	return ""
+}
+
+var secWebSocketKey = []byte("sec-websocket-key:")
+
+// repeatedHeader reports whether the request head (CRLF lines) has more than
+// one field named by prefix (lower case, colon included). RFC 6455 §11.3.1:
+// Sec-WebSocket-Key must not appear more than once; the upgrade library
+// would take the last.
+func repeatedHeader(head, prefix []byte) bool {
+	seen := false
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		if len(line) >= len(prefix) && bytes.EqualFold(line[:len(prefix)], prefix) {
+			if seen {
+				return true
+			}
+			seen = true
+		}
+	}
+	return false
 }
 
 func headerHasToken(values []string, token string) bool {

@@ -3,14 +3,9 @@ package wsconn
 import (
 	"net"
 	"sync"
-
-	"github.com/pixiu-io/pixiu/internal/httpwire"
 )
 
 var appPrefix = []byte("GET /app/")
-
-// maxHandshakeBytes bounds the upgrade request read on the event loop.
-const maxHandshakeBytes = httpwire.DefaultMaxHead
 
 // httpListener hands connections that are not WebSocket upgrades to
 // net/http; Serve returns it.
