@@ -258,6 +258,14 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		s.Close()
 		return err
+	case <-s.transport.Stopped():
+		// The engine stopped on its own (gnet gives up when accept fails,
+		// e.g. out of descriptors): every socket is gone and nothing is
+		// accepted any more, so exit with an error for the supervisor to
+		// restart the process.
+		err := s.transport.StopErr()
+		s.Close()
+		return fmt.Errorf("the listener stopped: %w", err)
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")

@@ -41,7 +41,11 @@ func (t *Transport) Serve(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("wsconn: listen %s: %w", addr, err)
 	case <-booted:
 	}
-	t.runErr = errc
+	t.stopped = make(chan struct{})
+	go func() {
+		t.runErr = <-errc
+		close(t.stopped)
+	}()
 	fd, err := t.engine.Dup()
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: listener address: %w", err)
@@ -316,9 +320,30 @@ func (t *Transport) enroll(nc net.Conn, c *conn) error {
 	return r.Err
 }
 
+// Stopped is closed when the engine has stopped: after Close, or on its own
+// when it failed; StopErr then says why. Nil before Serve.
+func (t *Transport) Stopped() <-chan struct{} { return t.stopped }
+
+// StopErr is the engine's error once Stopped is closed (never nil: an engine
+// that stopped without one reports ErrEngineStopped).
+func (t *Transport) StopErr() error {
+	select {
+	case <-t.stopped:
+	default:
+		return nil
+	}
+	if t.runErr == nil {
+		return ErrEngineStopped
+	}
+	return t.runErr
+}
+
+// ErrEngineStopped: the event engine stopped without an error of its own.
+var ErrEngineStopped = errors.New("wsconn: the event engine stopped")
+
 // stopEngine stops the engine and waits for gnet.Run to return.
 func (t *Transport) stopEngine() error {
-	if t.runErr == nil {
+	if t.stopped == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -327,8 +352,8 @@ func (t *Transport) stopEngine() error {
 	// returning is the real end.
 	go func() { _ = t.engine.Stop(ctx) }()
 	select {
-	case err := <-t.runErr:
-		return err
+	case <-t.stopped:
+		return t.runErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}

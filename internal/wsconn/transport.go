@@ -92,8 +92,12 @@ type Transport struct {
 	// Set by Serve.
 	engine gnet.Engine
 	booted chan struct{}
-	runErr chan error
-	httpLn *httpListener
+	// stopped is closed when gnet.Run has returned, with its error in
+	// runErr: after Close, or on its own when the engine fails (gnet stops
+	// for good when accept fails, e.g. out of descriptors).
+	stopped chan struct{}
+	runErr  error
+	httpLn  *httpListener
 
 	loops     sync.Map     // gnet.EventLoop → *loop
 	loopCount atomic.Int32 // loops made, for their indexes
