@@ -75,12 +75,14 @@ func userString(socketID, userData string) string {
 func verifyAuth(key, secret, auth, msg, keyMsg string) error {
 	authKey, sig, _ := strings.Cut(auth, ":")
 	if authKey != key { // the key is public: no need for constant time
-		return fail(ErrKeyMismatch, keyMsg+authKey+"'")
+		return fail(ErrKeyMismatch, keyMsg+clip(authKey, 128)+"'")
 	}
 	var want, got [sha256.Size]byte
 	sumHMAC(&want, secret, []byte(msg))
 	if !decodeHex(got[:], sig) || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
-		return fail(ErrBadSignature, "Invalid signature: Expected HMAC SHA256 hex digest of "+msg+", but got "+sig)
+		// What the client sent is echoed clipped: a signature is 64 hex
+		// digits, and a string to sign past 2 KiB is not a mistake to debug.
+		return fail(ErrBadSignature, "Invalid signature: Expected HMAC SHA256 hex digest of "+clip(msg, 2048)+", but got "+clip(sig, 128))
 	}
 	return nil
 }
@@ -118,4 +120,12 @@ func fromHex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// clip returns s cut to n bytes, marked with "…" when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

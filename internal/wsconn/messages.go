@@ -62,7 +62,7 @@ func (c *conn) dispatch(b []byte) {
 	case strings.HasPrefix(m.Event, protocol.ClientEventPrefix):
 		c.clientEvent(m)
 	default:
-		c.sendError(&protocol.Error{Message: "Unsupported event received on socket: " + m.Event})
+		c.sendError(&protocol.Error{Message: "Unsupported event received on socket: " + truncate(m.Event, 210)})
 	}
 }
 
@@ -255,10 +255,10 @@ func (c *conn) clientEvent(m protocol.ClientMessage) {
 		c.sendError(&protocol.Error{Message: "Client event rejected: no channel given"})
 		return
 	case !kind.AllowsClientEvents():
-		c.sendError(&protocol.Error{Message: "Client event rejected: only private and presence channels accept client events (" + m.Channel + ")"})
+		c.sendError(&protocol.Error{Message: "Client event rejected: only private and presence channels accept client events (" + truncate(m.Channel, 210) + ")"})
 		return
 	case !subscribed:
-		c.sendError(&protocol.Error{Message: "Client event rejected: not subscribed to channel " + m.Channel})
+		c.sendError(&protocol.Error{Message: "Client event rejected: not subscribed to channel " + truncate(m.Channel, 210)})
 		return
 	case len(m.Event) > c.t.opts.MaxEventNameLen:
 		c.sendError(&protocol.Error{Message: "Client event rejected: event name longer than " + itoa(c.t.opts.MaxEventNameLen) + " bytes"})
