@@ -572,6 +572,11 @@ func TestEventCreatorLimits(t *testing.T) {
 		fe["data"] != "must be valid JSON" {
 		t.Fatalf("event creator rules: %d %v", st, body)
 	}
+	st, body = b.do("POST", path, map[string]string{"channel": "", "event": "", "data": "{}"})
+	fe, _ = body["fields"].(map[string]any)
+	if st != 400 || fe["channel"] != "must not be empty" || !strings.Contains(fmt.Sprint(fe["event"]), "Missing event name") {
+		t.Fatalf("empty channel and event: %d %v", st, body)
+	}
 }
 
 // sse reads the debug stream of an app.

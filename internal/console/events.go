@@ -79,6 +79,11 @@ func (c *Console) checkEvent(channel, event, data string) map[string]string {
 		}
 		fe[field] = p.Message
 	}
+	// The event creator names one channel: an empty one is just missing (the
+	// REST API's "Missing channels: name 1 to 1 channels" would puzzle here).
+	if channel == "" {
+		fe["channel"] = "must not be empty"
+	}
 	if fe["channel"] == "" && protocol.ParseChannel(channel).Kind == protocol.Encrypted {
 		fe["channel"] = "encrypted channels need the payload encrypted by a server SDK"
 	}
