@@ -10,6 +10,7 @@ import (
 var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Pixiu</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:720px;margin:3em auto;padding:0 1em;color:#1d2330}
 a{color:#3a5bd9}code{background:#f2f4f8;padding:.1em .3em;border-radius:4px}
 table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ec;text-align:left}
@@ -19,6 +20,7 @@ table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #
 <h1>Pixiu</h1>
 <p>A self-hosted realtime push server that speaks the Pusher Channels protocol. Point any Pusher client at
 <code>ws://{{.Host}}/app/&lt;key&gt;</code> and any Pusher server SDK at <code>http://{{.Host}}</code>.</p>
+{{if .Console}}<p>Create and manage apps, and watch their events live, in the <a href="/console/" id="console-link">console</a>.</p>{{end}}
 {{if .Demo}}<h2>Exchange demo</h2>
 <p>Open both pages in two windows, place a trade, and watch the market move live.</p>
 <div class="demo">
@@ -41,7 +43,8 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	if list := s.apps.List(); len(list) == 1 && isDevApp(list[0]) {
 		devApp = list[0]
 	}
-	data := map[string]any{"Host": r.Host, "Demo": s.demoEnabled(), "DevApp": devApp}
+	data := map[string]any{"Host": r.Host, "Demo": s.demoEnabled(), "DevApp": devApp,
+		"Console": s.cfg.Console.Enabled != nil && *s.cfg.Console.Enabled}
 	if s.demoEnabled() {
 		if a := s.demoApp(); a != nil {
 			data["DemoApp"] = a

@@ -64,13 +64,31 @@
     toast.timer = setTimeout(() => t.classList.remove('show'), 2200);
   }
 
+  // copy puts text on the clipboard. navigator.clipboard exists only in
+  // secure contexts (https, localhost): a console opened over plain http on
+  // another address (a LAN IP, a container's name) copies through a
+  // selected, off-screen textarea instead.
   async function copy(text) {
     try {
-      await navigator.clipboard.writeText(text);
+      if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(text);
+      else if (!copyBySelection(text)) throw new Error('copy refused');
       toast('Copied');
     } catch {
       toast('Copy failed: select the text instead');
     }
+  }
+
+  function copyBySelection(text) {
+    const ta = h('textarea', { readonly: true, 'aria-hidden': 'true', class: 'offscreen' });
+    ta.value = text;
+    const focused = document.activeElement;
+    document.body.append(ta);
+    ta.select();
+    let ok = false;
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+    ta.remove();
+    focused?.focus?.();
+    return ok;
   }
 
   function copyButton(text, label = 'Copy') {
@@ -122,7 +140,10 @@
       h('p', { class: 'muted' }, 'Enter the admin password of this Pixiu server.'),
       h('div', { class: 'field' }, h('label', { for: 'password' }, 'Password'), pw),
       err,
-      h('button', { type: 'submit', id: 'signin' }, 'Sign in'));
+      h('button', { type: 'submit', id: 'signin' }, 'Sign in'),
+      h('p', { class: 'muted hint', id: 'login-hint' }, 'The password is ', h('code', {}, 'console.password'), ' or ',
+        h('code', {}, 'PIXIU_CONSOLE_PASSWORD'), ' when set; otherwise the server printed a generated one in its log on its first start (',
+        h('code', {}, 'console: generated the admin password'), '). Lost it? Run ', h('code', {}, 'pixiu console reset-password'), '.'));
     render(h('div', { class: 'login' }, form));
     pw.focus();
   }
@@ -262,10 +283,13 @@
     };
     for (const name of Object.keys(code)) seg.append(h('button', { type: 'button', onclick: () => show(name) }, name));
     show(current);
-    body.append(
-      created ? h('div', { class: 'notice' }, h('b', {}, 'App created. '),
+    // Element.append would show a null as the text "null": only nodes go in.
+    if (created) {
+      body.append(h('div', { class: 'notice', id: 'created-notice' }, h('b', {}, 'App created. '),
         'Paste a snippet below into your code, then open the ', h('a', { href: `#/apps/${encodeURIComponent(app.id)}/debug` }, 'debug console'),
-        ' to watch its events live.') : null,
+        ' to watch its events live.'));
+    }
+    body.append(
       creds,
       h('div', { class: 'card' }, h('h2', {}, 'Getting started'),
         h('p', { class: 'muted' }, 'Subscribe from the browser with pusher-js or Laravel Echo, publish from your server with any Pusher server SDK.'),
@@ -503,7 +527,7 @@
     const errs = {};
     const field = (key, label, control, hint) => {
       errs[key] = h('div', { class: 'err' });
-      return h('div', { class: 'field', dataset: { field: key } }, h('label', { for: `s-${key}` }, label), control,
+      return h('div', { class: 'field', dataset: { field: key } }, h('label', { for: control.id }, label), control,
         hint ? h('div', { class: 'hint' }, hint) : null, errs[key]);
     };
     inputs.name = h('input', { id: 's-name', value: app.name, maxlength: 100, disabled: ro });
@@ -518,6 +542,11 @@
       return field(k, label, inputs[k], hint);
     });
     inputs.allowed_origins = h('input', { id: 's-allowed_origins', value: (app.allowed_origins || []).join(', '), disabled: ro, spellcheck: 'false' });
+    const hist = app.history || {};
+    inputs['history.channels'] = h('input', { id: 's-history-channels', value: (hist.channels || []).join(', '), disabled: ro,
+      spellcheck: 'false', placeholder: 'price-, private-orders-' });
+    inputs['history.max_events'] = h('input', { type: 'number', id: 's-history-max_events', value: hist.max_events, min: 1, step: 1, disabled: ro });
+    inputs['history.max_age_seconds'] = h('input', { type: 'number', id: 's-history-max_age_seconds', value: hist.max_age_seconds, min: 1, step: 1, disabled: ro });
     inputs.webhooks = h('textarea', { id: 's-webhooks', rows: 5, disabled: ro, spellcheck: 'false' }, JSON.stringify(app.webhooks || [], null, 2));
     const formErr = h('div', { class: 'form-error', id: 's-error' });
     const save = h('button', { type: 'submit', id: 's-save', disabled: ro }, 'Save settings');
@@ -530,6 +559,12 @@
       for (const [k] of SWITCHES) body2[k] = inputs[k].checked;
       for (const [k] of NUMBERS) body2[k] = inputs[k].value === '' ? null : Number(inputs[k].value);
       body2.allowed_origins = inputs.allowed_origins.value.split(/[\s,]+/).filter((o) => o !== '');
+      const num = (el) => (el.value === '' ? undefined : Number(el.value));
+      body2.history = {
+        channels: inputs['history.channels'].value.split(/[\s,]+/).filter((p) => p !== ''),
+        max_events: num(inputs['history.max_events']),
+        max_age_seconds: num(inputs['history.max_age_seconds']),
+      };
       try {
         body2.webhooks = JSON.parse(inputs.webhooks.value || '[]');
       } catch {
@@ -545,7 +580,7 @@
       } catch (e2) {
         formErr.textContent = e2.message;
         for (const [k, v] of Object.entries(e2.fields)) {
-          const key = k.startsWith('webhooks') ? 'webhooks' : k;
+          const key = k.startsWith('webhooks') ? 'webhooks' : k === 'history' ? 'history.channels' : k;
           if (errs[key]) {
             errs[key].textContent += (errs[key].textContent ? '; ' : '') + (key === k ? v : `${k}: ${v}`);
             errs[key].parentElement.classList.add('invalid');
@@ -560,6 +595,12 @@
         h('div', {}, numbers)),
       field('allowed_origins', 'Allowed origins', inputs.allowed_origins,
         'Browser origins that may connect, comma-separated: https://app.example.com, https://*.example.com. Empty = any; others are closed with 4009.'),
+      h('h3', {}, 'Channel history'),
+      field('history.channels', 'Channels that keep their events', inputs['history.channels'],
+        'Channel name prefixes, comma-separated, or * for every channel; empty = off. Load history in the debug console, the REST history endpoint and the recovery script read them.'),
+      h('div', { class: 'grid two' },
+        field('history.max_events', 'Events kept per channel', inputs['history.max_events'], '1 to 10,000.'),
+        field('history.max_age_seconds', 'Kept for (seconds)', inputs['history.max_age_seconds'], '1 s to 7 days (604,800 s).')),
       field('webhooks', 'Webhooks', inputs.webhooks,
         'JSON list: [{"url": "https://…", "events": ["channel_occupied"], "channel_prefix": "", "headers": {}}]'),
       save, formErr);
