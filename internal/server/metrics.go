@@ -26,6 +26,7 @@ type metricDescs struct {
 	opened, closed, published, deliveries, slowClosed, restRequests              *prometheus.Desc
 	webhookRequests, webhookEvents, webhookDropped, webhookOutbox, webhookPruned *prometheus.Desc
 	webhookLatency, outboundBytes, budgetClosed, engineReady                     *prometheus.Desc
+	fdRefused                                                                    *prometheus.Desc
 	bytesIn, bytesOut, webhookAge, overQuota                                     *prometheus.Desc
 	redisErrors, redisReconnects, redisDropped                                   *prometheus.Desc
 }
@@ -60,6 +61,7 @@ func newMetricDescs(perApp bool) *metricDescs {
 		webhookLatency:  d("pixiu_webhook_latency_seconds", "Webhook request latency.", "stat"),
 		outboundBytes:   d("pixiu_outbound_bytes", "Outbound bytes held in memory for all sockets (bounded by max_outbound_bytes)."),
 		budgetClosed:    d("pixiu_outbound_budget_closed_total", "Connections closed with 4100 because max_outbound_bytes was exceeded."),
+		fdRefused:       d("pixiu_connections_refused_descriptors_total", "Connections closed on accept because the process was near its descriptor limit."),
 		engineReady:     d("pixiu_engine_ready", "Whether the cluster engine can serve (1) or not (0)."),
 		bytesIn:         d("pixiu_received_bytes_total", "Bytes read on the public port, by path: websocket (Pusher connections), rest (REST answered on the event loops), http (net/http: console, demo, metrics, REST in cluster mode).", "path"),
 		bytesOut:        d("pixiu_sent_bytes_total", "Bytes written on the public port, by path (as pixiu_received_bytes_total).", "path"),
@@ -181,6 +183,7 @@ func (s *Server) collect(d *metricDescs, emit metrics.Emit) {
 	}
 	emit(gauge(d.outboundBytes, float64(s.transport.OutboundBytes())))
 	emit(counter(d.budgetClosed, float64(s.transport.BudgetClosed())))
+	emit(counter(d.fdRefused, float64(s.transport.DescriptorRefused())))
 	ready := 1.0
 	if s.hub.Engine().Ready() != nil {
 		ready = 0

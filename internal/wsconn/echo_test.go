@@ -21,7 +21,7 @@ func TestErrorsDoNotEchoLargeInput(t *testing.T) {
 	huge := strings.Repeat("h", 50<<10)
 	cases := []struct {
 		name, msg, want string
-		errors           int // pusher:error frames expected
+		errors          int // pusher:error frames expected
 	}{
 		{"unsupported event", `{"event":"` + huge + `","data":{}}`, "Unsupported event received on socket: hhh", 1},
 		{"client event, channel not subscribed", `{"event":"client-x","channel":"private-` + huge + `","data":{}}`, "not subscribed to channel private-hhh", 1},
@@ -73,4 +73,3 @@ func startClientEventsTransport(t *testing.T) string {
 	t.Cleanup(func() { _ = srv.Close(); _ = tr.Close(); _ = h.Engine().Close() })
 	return ln.Addr().String()
 }
-

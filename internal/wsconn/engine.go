@@ -31,6 +31,7 @@ func (t *Transport) Serve(addr string) (net.Listener, error) {
 	t.httpLn = hl
 	booted := make(chan struct{})
 	t.booted = booted
+	t.fdCeiling = descriptorCeiling()
 	errc := make(chan error, 1)
 	go func() { errc <- gnet.Run(t, "tcp://"+addr, t.gopts...) }()
 	select {
@@ -357,4 +358,30 @@ func (t *Transport) stopEngine() error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// DescriptorRefused returns how many accepted connections were closed at
+// once because the process was near its descriptor limit.
+func (t *Transport) DescriptorRefused() int64 { return t.fdRefused.Load() }
+
+// descriptorCeiling is the descriptor number from which an accepted
+// connection is closed at once (OnOpen), 0 for none. gnet stops its engine
+// for good, every socket with it, when accept fails for want of
+// descriptors (EMFILE is fatal there), so that must never happen: the
+// kernel hands out the lowest free number, so a connection that got a
+// number this high means the table is nearly full, and closing it keeps a
+// reserve for the connections the reactor accepts before their OnOpen runs
+// (a burst) and for everything else the process opens (net/http hand-overs,
+// TLS socket pairs, the store, webhooks, Redis). The reserve is an eighth of
+// the limit, at least 64 and at most 4096, and half a limit under 128.
+func descriptorCeiling() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY || lim.Cur > 1<<31 {
+		return 0
+	}
+	n := int(lim.Cur)
+	if n < 128 {
+		return n - n/2
+	}
+	return n - min(max(n/8, 64), 4096)
 }

@@ -98,6 +98,9 @@ type Transport struct {
 	stopped chan struct{}
 	runErr  error
 	httpLn  *httpListener
+	// fdCeiling: an accepted connection whose descriptor number is at least
+	// this is closed at once (descriptorCeiling); 0 for no ceiling.
+	fdCeiling int
 
 	loops     sync.Map     // gnet.EventLoop → *loop
 	loopCount atomic.Int32 // loops made, for their indexes
@@ -120,6 +123,7 @@ type Transport struct {
 	overBudget   chan struct{} // cap 1: outbound went over MaxOutboundBytes
 	budgetDone   chan struct{} // closed when enforceBudget returns
 	budgetClosed atomic.Int64  // connections closed by the budget
+	fdRefused    atomic.Int64  // connections closed on accept near the descriptor limit
 	budgetLogged int64         // unix nanos of the last budget warning; enforceBudget only
 
 	stats connStats  // stats.go
@@ -240,6 +244,11 @@ func (t *Transport) OnOpen(gc gnet.Conn) (_ []byte, action gnet.Action) {
 	}
 	c, ok := gc.Context().(*conn)
 	if !ok {
+		if t.fdCeiling > 0 && gc.Fd() >= t.fdCeiling {
+			t.fdRefused.Add(1)
+			t.log.Warn("connection refused: the process is near its descriptor limit (raise LimitNOFILE / ulimit -n)", "fd", gc.Fd())
+			return nil, gnet.Close
+		}
 		d := &waitDeadline{}
 		d.set(10 * time.Second)
 		peer, _ := gc.Context().(*Peer) // enrolled with EnrollPlain
