@@ -5,7 +5,8 @@
 // the home page, the demo and the console load without errors or 404s; the
 // Getting started tab of an app that was not just created, the copy buttons
 // on a console reached over plain http by a host name (no navigator.clipboard
-// there), the channel history settings, and every page at a phone's width.
+// there), the channel history settings, the debug console's pause, and every
+// page at a phone's width.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -118,6 +119,21 @@ test('console walk: fresh install from another directory, copy over plain http, 
     await page.locator('#hist-result.ok', { hasText: 'Loaded 1 kept event of news-today' }).waitFor();
     await page.locator('.log-row[data-type="history"]', { hasText: '"headline": "<b>kept</b>"' }).waitFor();
     assert.equal(await page.locator('#debug-log b:text-is("kept")').count(), 0, 'event data is text, not markup');
+
+    // Pause holds what happens meanwhile; Resume shows it.
+    await page.click('#debug-pause');
+    await page.fill('#ec-channel', 'while-paused');
+    await page.fill('#ec-data', '{"n": 1}');
+    await page.click('#ec-send');
+    await page.locator('#debug-pause', { hasText: 'Resume (1 new)' }).waitFor();
+    assert.equal(await page.locator('.log-row', { hasText: 'while-paused' }).count(), 0, 'nothing added while paused');
+    await page.click('#debug-pause');
+    await page.locator('.log-row[data-type="api_message"]', { hasText: 'while-paused' }).waitFor();
+    assert.equal(await page.locator('#debug-pause').textContent(), 'Pause');
+    // The text filter keeps the rows that mention it.
+    await page.fill('#debug-log-filter', 'while-paused');
+    await waitFor(async () => (await page.locator('.log-row:visible').count()) === 1, { message: 'one row left by the filter' });
+    await page.fill('#debug-log-filter', '');
 
     // A phone: nothing is wider than the screen, long names included, and
     // the apps table scrolls inside its card.

@@ -339,11 +339,39 @@
       });
       return chip;
     });
-    const search = h('input', { type: 'search', placeholder: 'Filter: channel, event, socket…', 'aria-label': 'Filter' });
+    const search = h('input', { type: 'search', id: 'debug-log-filter', placeholder: 'Filter: channel, event, socket…', 'aria-label': 'Filter' });
     search.addEventListener('input', () => { text = search.value.trim().toLowerCase(); refilter(); });
-    const pause = h('button', { type: 'button', class: 'ghost small' }, 'Pause');
-    pause.addEventListener('click', () => { paused = !paused; pause.textContent = paused ? 'Resume' : 'Pause'; });
-    const clear = h('button', { type: 'button', class: 'ghost small', onclick: () => log.replaceChildren() }, 'Clear');
+    // Pause holds new entries back (the newest MAX_ROWS) and Resume shows
+    // them: nothing that happened meanwhile is lost from the list.
+    let held = [];
+    let heldOver = 0;
+    const pause = h('button', { type: 'button', class: 'ghost small', id: 'debug-pause', 'aria-pressed': 'false' }, 'Pause');
+    const showHeld = () => { pause.textContent = held.length ? `Resume (${fmt(held.length + heldOver)} new)` : 'Resume'; };
+    pause.addEventListener('click', () => {
+      paused = !paused;
+      pause.setAttribute('aria-pressed', String(paused));
+      if (paused) return showHeld();
+      pause.textContent = 'Pause';
+      if (heldOver) {
+        add({ type: 'dropped', count: heldOver, time: held[0].time,
+          message: 'while paused: only the newest entries were kept' });
+      }
+      const entries = held;
+      held = [];
+      heldOver = 0;
+      for (const e of entries) add(e);
+    });
+    const hold = (e) => {
+      held.push(e);
+      if (held.length > MAX_ROWS) { held.shift(); heldOver++; }
+      showHeld();
+    };
+    const clear = h('button', { type: 'button', class: 'ghost small', onclick: () => {
+      log.replaceChildren();
+      held = [];
+      heldOver = 0;
+      if (paused) showHeld();
+    } }, 'Clear');
 
     function add(e) {
       const kv = (k, v) => (v === undefined || v === '' ? null : h('span', { class: 'kv' }, `${k} `, h('b', {}, String(v))));
@@ -370,7 +398,7 @@
 
     const es = new EventSource(`/console/api/apps/${encodeURIComponent(app.id)}/stream`);
     es.onopen = () => { live.textContent = 'live'; live.classList.add('on'); };
-    es.onmessage = (m) => { if (!paused) add(JSON.parse(m.data)); };
+    es.onmessage = (m) => { const e = JSON.parse(m.data); if (paused) hold(e); else add(e); };
     es.addEventListener('expired', () => { es.close(); showLogin('Session expired: sign in again.'); });
     es.onerror = () => {
       live.classList.remove('on');
