@@ -65,16 +65,33 @@ func parseNumber(field, s string, max float64) (float64, error) {
 		return 0, badRequest(field + " is required")
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+	if errors.Is(err, strconv.ErrRange) && math.IsInf(v, 0) { // a number, just far too large or small
+		err = nil
+	}
+	if err != nil || math.IsNaN(v) || (math.IsInf(v, 0) && !strings.ContainsAny(s, "0123456789")) {
 		return 0, badRequest(fmt.Sprintf("%s must be a number, not %.20q", field, s))
 	}
 	if v <= 0 {
 		return 0, badRequest(field + " must be greater than 0")
 	}
 	if v > max {
-		return 0, badRequest(fmt.Sprintf("%s must be at most %g", field, max))
+		return 0, badRequest(fmt.Sprintf("%s must be at most %s", field, groupDigits(max)))
 	}
 	return v, nil
+}
+
+// groupDigits writes a whole number as people read it: 1e12 as
+// 1,000,000,000,000 (not Go's %g, 1e+12).
+func groupDigits(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // postTrade publishes the submitted trade and redirects back to the form. It
