@@ -20,6 +20,16 @@ const { startServer, launchChromium, watchPage, outputPath, waitFor } = require(
 // on a LAN address or a container's name is not.
 const HOST = 'pixiu-console.test';
 
+// save clicks Save settings and waits for the answer: 200 and the toast.
+async function save(page) {
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PATCH'),
+    page.click('#s-save'),
+  ]);
+  assert.equal(res.status(), 200, await res.text());
+  await page.locator('#toast', { hasText: 'Settings saved' }).waitFor();
+}
+
 // fits reports the page's width and the viewport's: nothing may be wider.
 const fits = (page) => page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
 
@@ -76,15 +86,15 @@ test('console walk: fresh install from another directory, copy over plain http, 
     const reader = await context.newPage();
     await reader.goto(`${server.url}/`);
     await page.bringToFront();
+    const clipboard = () => reader.evaluate(() => navigator.clipboard.readText());
     await page.locator('.creds button.copy').nth(1).click();
     await page.locator('#toast', { hasText: 'Copied' }).waitFor();
-    assert.equal(await reader.evaluate(() => navigator.clipboard.readText()), 'app-key');
+    await waitFor(async () => (await clipboard()) === 'app-key', { message: 'the key on the clipboard' });
     await page.locator('.seg button', { hasText: 'Node' }).click();
+    const node = await page.locator('#snippet').textContent();
+    assert.match(node, new RegExp(`host: '${HOST}'`));
     await page.locator('.snippet button.copy').click();
-    await page.locator('#toast', { hasText: 'Copied' }).waitFor();
-    const copied = await reader.evaluate(() => navigator.clipboard.readText());
-    assert.equal(copied, await page.locator('#snippet').textContent());
-    assert.match(copied, new RegExp(`host: '${HOST}'`));
+    await waitFor(async () => (await clipboard()) === node, { message: 'the Node snippet on the clipboard' });
     await reader.close();
 
     // Channel history from the settings: bad values are named, good ones
@@ -98,8 +108,7 @@ test('console walk: fresh install from another directory, copy over plain http, 
     await page.locator('[data-field="history.max_events"] .err', { hasText: 'must be between 1 and 10000' }).waitFor();
     await page.fill('#s-history-max_events', '5');
     await page.fill('#s-history-max_age_seconds', '600');
-    await page.click('#s-save');
-    await page.locator('#toast', { hasText: 'Settings saved' }).waitFor();
+    await save(page);
     await page.reload();
     await page.locator('#s-save').waitFor();
     assert.deepEqual([await page.inputValue('#s-history-channels'), await page.inputValue('#s-history-max_events'),
@@ -141,8 +150,7 @@ test('console walk: fresh install from another directory, copy over plain http, 
     await page.goto(`${origin}/console/#/apps/app-id/settings`);
     await page.locator('#s-save').waitFor();
     await page.fill('#s-name', long);
-    await page.click('#s-save');
-    await page.locator('#toast', { hasText: 'Settings saved' }).waitFor();
+    await save(page);
     await page.setViewportSize({ width: 360, height: 740 });
     for (const hash of ['#/', '#/apps/app-id/start', '#/apps/app-id/debug', '#/apps/app-id/usage', '#/apps/app-id/settings']) {
       await page.goto(`${origin}/console/${hash}`);
