@@ -56,6 +56,7 @@ type API struct {
 	errTooLarge *Error
 	published   atomic.Int64    // events the engine accepted (Published)
 	routes      []*routeCounter // one per route, set by New (stats.go)
+	unmatched   *routeCounter   // the 404 fallback's, also counts headBounds refusals
 }
 
 // Published returns how many events (a batch counts each) this API has
@@ -100,6 +101,7 @@ func New(opts Options) *API {
 	a.handle("POST /apps/{app_id}/users/{user_id}/terminate_connections", a.terminate)
 	unmatched := &routeCounter{route: "unmatched"}
 	a.routes = append(a.routes, unmatched)
+	a.unmatched = unmatched
 	a.mux.HandleFunc("/apps/", func(w http.ResponseWriter, r *http.Request) {
 		unmatched.count(http.StatusNotFound)
 		writeError(w, r, a.log, errorf(http.StatusNotFound, "Not found: "+r.Method+" "+r.URL.Path))
@@ -111,7 +113,35 @@ func New(opts Options) *API {
 // (package reqid: kept from X-Request-Id when well formed, else generated),
 // sent back in X-Request-Id and carried by its log lines.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e := headBounds(r); e != nil {
+		reqid.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.unmatched.count(e.Status)
+			w.Header().Set("Connection", "close")
+			writeError(w, r, a.log, e)
+		})).ServeHTTP(w, r)
+		return
+	}
 	reqid.Middleware(a.mux).ServeHTTP(w, r)
+}
+
+// headBounds holds a request that net/http parsed to the request-line and
+// header-count limits the event loops apply (httpwire.Parse): net/http
+// bounds only the head's bytes.
+func headBounds(r *http.Request) *Error {
+	if n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto); n > httpwire.DefaultMaxLine {
+		return errorf(http.StatusRequestURITooLong, "request line too long: the limit is "+strconv.Itoa(httpwire.DefaultMaxLine)+" bytes")
+	}
+	n := len(r.TransferEncoding) // net/http takes Host and Transfer-Encoding out of Header
+	if r.Host != "" {
+		n++
+	}
+	for _, v := range r.Header {
+		n += len(v)
+	}
+	if n > httpwire.DefaultMaxHeaders {
+		return errorf(http.StatusRequestHeaderFieldsTooLarge, "too many header fields: the limit is "+strconv.Itoa(httpwire.DefaultMaxHeaders))
+	}
+	return nil
 }
 
 type ctxKey struct{}

@@ -376,3 +376,38 @@ func readFrame(t *testing.T, br *bufio.Reader) string {
 func maskedText(s string) []byte {
 	return append([]byte{0x81, 0x80 | byte(len(s)), 0, 0, 0, 0}, s...)
 }
+
+// TestRESTHeadLimitsOnBothPaths: the request-line (414) and header-count
+// (431) limits hold on the net/http path too (README), with a JSON body;
+// net/http alone bounds only the head's bytes.
+func TestRESTHeadLimitsOnBothPaths(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, nil)
+	fields := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "X-F%d: v\r\n", i)
+		}
+		return b.String()
+	}
+	cases := []struct {
+		name, req string
+		status    int
+		want      string
+	}{
+		{"9 KiB request line", "GET /apps/app-id/channels?x=" + strings.Repeat("q", 9<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusRequestURITooLong, "request line too long"},
+		{"101 fields", "GET /apps/app-id/channels HTTP/1.1\r\nHost: x\r\n" + fields(100) + "\r\n", http.StatusRequestHeaderFieldsTooLarge, "too many header fields"},
+		{"100 fields", "GET /apps/app-id/channels HTTP/1.1\r\nHost: x\r\n" + fields(99) + "\r\n", http.StatusUnauthorized, "auth_key"},
+	}
+	for _, p := range restPaths {
+		for _, tc := range cases {
+			nc, br := p.dial(t, s.Addr)
+			_, _ = io.WriteString(nc, tc.req)
+			st, answer := readAnswer(t, br)
+			if st != tc.status {
+				t.Fatalf("%s, %s: status %d %s, want %d", p.name, tc.name, st, answer, tc.status)
+			}
+			jsonError(t, answer, tc.want)
+		}
+	}
+}
