@@ -370,10 +370,15 @@ func (t *Transport) DescriptorRefused() int64 { return t.fdRefused.Load() }
 // descriptors (EMFILE is fatal there), so that must never happen: the
 // kernel hands out the lowest free number, so a connection that got a
 // number this high means the table is nearly full, and closing it keeps a
-// reserve for the connections the reactor accepts before their OnOpen runs
-// (a burst) and for everything else the process opens (net/http hand-overs,
-// TLS socket pairs, the store, webhooks, Redis). The reserve is an eighth of
-// the limit, at least 64 and at most 4096, and half a limit under 128.
+// reserve for everything else the process opens (net/http hand-overs, TLS
+// socket pairs, the store, webhooks, Redis) and for the connections the
+// reactor accepts before their OnOpen runs. The reserve is 1/512 of the
+// limit, at least 32 and at most 1024 (half a limit under 128): small, so
+// that a process can hold nearly as many connections as its limit allows
+// (19,900 with the common 20,000 — the reserve is then 39), at the price of
+// a burst of more than that many connections accepted at once past the
+// ceiling still reaching EMFILE (gnet's reactor accepts until the backlog is
+// empty, then the loops run OnOpen).
 func descriptorCeiling() int {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY || lim.Cur > 1<<31 {
@@ -383,5 +388,8 @@ func descriptorCeiling() int {
 	if n < 128 {
 		return n - n/2
 	}
-	return n - min(max(n/8, 64), 4096)
+	return n - descriptorReserve(n)
 }
+
+// descriptorReserve is how many of a limit of n descriptors are kept back.
+func descriptorReserve(n int) int { return min(max(n/512, 32), 1024) }
