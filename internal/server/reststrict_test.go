@@ -411,3 +411,58 @@ func TestRESTHeadLimitsOnBothPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestRESTBodiesHeldAreBounded: clients that each send most of a 1 MiB body
+// and then stall make the event loops hold it; past httpwire.DefaultMaxHeld
+// for all of them together the next such request is refused with a JSON 503
+// (the budget is per server, not per connection), small requests are still
+// answered, and the budget comes back when the stalled clients go.
+func TestRESTBodiesHeldAreBounded(t *testing.T) {
+	t.Parallel()
+	s := pixiutest.Start(t, nil)
+	partial := strings.Repeat("x", 1000<<10)
+	head := "POST /apps/app-id/events?auth_key=app-key HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"
+	var stalled []net.Conn
+	refused := 0
+	for i := 0; i < 48 && refused == 0; i++ {
+		nc := dialTCP(t, s.Addr)
+		stalled = append(stalled, nc)
+		if _, err := io.WriteString(nc, head+partial); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil {
+			continue // held: no answer until the body is complete
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("stalled request %d: %d %s", i, resp.StatusCode, b)
+		}
+		jsonError(t, string(b), "Server busy")
+		refused = i + 1
+	}
+	if refused == 0 || refused < 30 {
+		t.Fatalf("refused at request %d of 48, want a 503 past 32 MiB held (about the 33rd)", refused)
+	}
+	s.REST().Trigger(t, []string{"c"}, "small", "1") // small requests pass
+	for _, nc := range stalled {
+		_ = nc.Close()
+	}
+	var st int
+	var answer string
+	for range 50 { // the loops see the closes
+		nc := dialTCP(t, s.Addr)
+		_, _ = io.WriteString(nc, head+partial)
+		_ = nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil {
+			return // held again: the budget was released
+		}
+		b, _ := io.ReadAll(resp.Body)
+		st, answer = resp.StatusCode, string(b)
+		_ = nc.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("after the stalled clients left: %d %s", st, answer)
+}

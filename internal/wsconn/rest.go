@@ -32,6 +32,34 @@ type restConn struct {
 	// its first byte, is not moved by the bytes that follow.
 	inRequest bool
 	peer      *Peer // set for a connection enrolled with EnrollPlain (tls.go)
+	// held is what this connection counts in Transport.restHeld: the bytes
+	// of its request still arriving past the first httpwire.DefaultMaxHead.
+	held int64
+}
+
+// hold counts the n bytes buffered for rc's incomplete request in the
+// transport's total, and reports false if that would pass
+// httpwire.DefaultMaxHeld. Loop only.
+func (t *Transport) hold(rc *restConn, n int) bool {
+	want := max(int64(n)-httpwire.DefaultMaxHead, 0)
+	d := want - rc.held
+	if d <= 0 {
+		return true
+	}
+	if t.restHeld.Add(d) > httpwire.DefaultMaxHeld {
+		t.restHeld.Add(-d)
+		return false
+	}
+	rc.held = want
+	return true
+}
+
+// release takes rc's bytes out of the transport's total.
+func (rc *restConn) release(t *Transport) {
+	if rc.held != 0 {
+		t.restHeld.Add(-rc.held)
+		rc.held = 0
+	}
 }
 
 var restPrefixes = [...][]byte{[]byte("POST /apps/"), []byte("GET /apps/")}
@@ -47,11 +75,20 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 			return gnet.None
 		}
 		if !maybeREST(buf) {
+			rc.release(t)
 			return t.eject(gc, buf)
 		}
 		req, verdict := httpwire.Parse(buf, httpwire.Limits{})
+		if verdict != httpwire.Incomplete {
+			rc.release(t)
+		}
 		switch verdict {
 		case httpwire.Incomplete:
+			if !t.hold(rc, len(buf)) {
+				rc.release(t)
+				return t.refuseREST(gc, rc.waitDeadline, http.StatusServiceUnavailable,
+					"Server busy: too many large requests arriving at once, retry later")
+			}
 			if !rc.inRequest {
 				rc.inRequest = true
 				rc.set(t.opts.RESTRequestTimeout)

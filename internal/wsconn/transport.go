@@ -124,6 +124,7 @@ type Transport struct {
 	budgetDone   chan struct{} // closed when enforceBudget returns
 	budgetClosed atomic.Int64  // connections closed by the budget
 	fdRefused    atomic.Int64  // connections closed on accept near the descriptor limit
+	restHeld     atomic.Int64  // bytes of REST requests still arriving (restConn.held)
 	budgetLogged int64         // unix nanos of the last budget warning; enforceBudget only
 
 	stats connStats  // stats.go
@@ -322,6 +323,9 @@ func (t *Transport) OnClose(gc gnet.Conn, err error) (action gnet.Action) {
 		return gnet.None
 	}
 	defer t.recovered("close", nil, &action)
+	if rc, ok := gc.Context().(*restConn); ok {
+		rc.release(t)
+	}
 	c, ok := gc.Context().(*conn)
 	t.regMu.Lock()
 	delete(t.waiting, gc) // a pending connection, or a failed one lingering
