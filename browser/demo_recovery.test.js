@@ -2,10 +2,12 @@
 // The exchange demo with channel history (issue 15): the market page opens
 // with the last trades from history, and trades placed while its connection
 // is broken (a TCP proxy the test controls between page and server) appear
-// once it comes back: all of them, in order, none twice.
+// once it comes back: all of them, in order, none twice. When more were
+// missed than the channel keeps, the page shows the last kept ones afresh.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const Pusher = require('pusher');
 const { startServer, launchChromium, watchPage, outputPath } = require('./lib');
 const { startProxy } = require('./tcpproxy');
 
@@ -81,6 +83,23 @@ test('exchange demo: the market opens with the last trades and recovers the ones
     assert.deepEqual(await prices(market), [101, 102, 103, 104, 105, 106, 107].map(shown),
       'every trade once, in order');
     await market.screenshot({ path: outputPath('demo-market-recovered.png'), animations: 'disabled' });
+
+    // Cut off again while more trades are published than the channel keeps
+    // (100): they cannot be recovered (pixiu:recovery_failed), so the page
+    // shows the last kept ones afresh instead of a price that is no longer
+    // the last. Published through the REST API, as an application would.
+    proxy.break();
+    await market.locator('#market[data-subscribed="false"]').waitFor({ timeout: 15000 });
+    const sdk = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(server.port), useTLS: false });
+    const missed = Array.from({ length: 110 }, (_, i) => 200 + i);
+    for (const price of missed) await sdk.trigger('price_channel', 'update', { price, amount: 1, side: 'buy', time: new Date().toISOString() });
+    proxy.restore();
+    await market.locator('#market[data-refetched="25"]').waitFor({ timeout: 60000 });
+    assert.deepEqual(await prices(market), missed.slice(-25).map(shown), 'the 25 newest kept trades, in order');
+    assert.equal(await market.locator('#last-price').textContent(), shown(309));
+    assert.match(await market.locator('#sub-state').textContent(), /reloaded the last trades/);
+    await place(400); // and live again
+    await market.waitForFunction(() => document.getElementById('last-price').textContent === '400.00', null, { timeout: 10000 });
     const unexpected = problems.filter((p) => !/WebSocket connection to .* failed/.test(p) && !/ERR_CONNECTION/.test(p));
     assert.deepEqual(unexpected, [], 'page errors');
   } catch (err) {

@@ -169,6 +169,56 @@
     svg.appendChild(svgEl('circle', { 'class': 'dot', cx: x(pts.length - 1), cy: y(pts[pts.length - 1]), r: 4.5 }));
   }
 
+  // reset forgets every trade shown, before the page shows the kept ones again.
+  function reset() {
+    market = { points: [], last: null, high: null, low: null, count: 0, volume: 0 };
+    var body = $('trades');
+    while (body.firstChild) body.removeChild(body.firstChild);
+    $('trades-empty').hidden = false;
+    ['stat-high', 'stat-low'].forEach(function (id) { $(id).textContent = '—'; });
+    $('stat-count').textContent = '0';
+    $('stat-volume').textContent = '0';
+    $('last-price').textContent = '—';
+    drawChart();
+  }
+
+  // Live trades that arrive while the page refetches the kept ones wait here
+  // (null: not refetching).
+  var held = null;
+
+  function onLiveTrade(data) {
+    if (held) held.push(data);
+    else onTrade(data);
+  }
+
+  // refetch shows the last kept trades again, when the recovery script could
+  // not bring back what was missed (pixiu:recovery_failed: too many trades, or
+  // the server lost its history in a restart): otherwise the page would go on
+  // showing a price that is no longer the last.
+  function refetch(channelName) {
+    if (held || !window.fetch) return;
+    held = [];
+    var done = function (trades) {
+      var waiting = held;
+      held = null;
+      var seen = {};
+      // None kept (a restarted server's history is empty): what is shown
+      // is still the newest known.
+      if (trades && trades.length) {
+        reset();
+        trades.forEach(function (t) {
+          seen[JSON.stringify(t.data)] = true;
+          onTrade(t.data);
+        });
+        root.dataset.refetched = String(trades.length);
+        $('sub-state').textContent = 'live on ' + channelName + ' · reloaded the last trades: too many were missed';
+      }
+      waiting.forEach(function (d) { if (!seen[JSON.stringify(d)]) onTrade(d); });
+    };
+    fetch('/demo/trades', { cache: 'no-store' }).then(function (r) { return r.json(); })
+      .then(function (h) { done(h.trades || []); }, function () { done(null); });
+  }
+
   // Connection state, as pusher-js reports it.
   var wasConnected = false;
   var labels = {
@@ -258,7 +308,8 @@
     channel.bind('pusher:subscription_error', function () {
       $('sub-state').textContent = 'could not subscribe to ' + cfg.channel;
     });
-    channel.bind(cfg.event, onTrade);
+    channel.bind(cfg.event, onLiveTrade);
+    channel.bind('pixiu:recovery_failed', function () { refetch(cfg.channel); });
     window.addEventListener('resize', drawChart);
   }
 
