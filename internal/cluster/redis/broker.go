@@ -502,12 +502,19 @@ func (s *subscriber) check(ctx context.Context) {
 	s.mu.Unlock()
 	for _, c := range conns {
 		stale := time.Duration(time.Now().UnixNano()-c.lastPong.Load()) > 3*s.e.opts.Interval+s.e.opts.OpTimeout
-		if stale {
-			s.broken(c, errors.New("no pong from redis"))
-			continue
-		}
+		sent := time.Now().UnixNano()
 		if err := c.ps.Ping(ctx); err != nil {
 			s.broken(c, err)
+			continue
+		}
+		// Pongs may be missing only because this process was not running
+		// (a long GC or VM pause, SIGSTOP): they are then unread in the
+		// socket, behind the messages that came meanwhile. A connection is
+		// declared dead only once a fresh ping goes unanswered within the
+		// check's budget; tearing down a healthy one would lose the messages
+		// published before it is subscribed again.
+		if stale && !awaitPong(ctx, c, sent) {
+			s.broken(c, errors.New("no pong from redis"))
 		}
 	}
 	s.mu.Lock()
@@ -555,4 +562,21 @@ func (s *subscriber) close() {
 		_ = c.ps.Close()
 	}
 	s.recvWG.Wait()
+}
+
+// awaitPong waits until c's receive loop reads a pong at or after sent, or
+// until ctx ends.
+func awaitPong(ctx context.Context, c *shardConn, sent int64) bool {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for c.lastPong.Load() < sent {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c.done:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
