@@ -191,6 +191,11 @@ func (e *Engine) syncOne(ctx context.Context, k chanKey, lost bool) error {
 		return err
 	}
 	if lost {
+		// Clients never saw these members leave nor the channel empty: none
+		// is announced, but the channel listing Redis lost is written again.
+		if tr.occupied {
+			e.listChannel(ctx, k.app, k.ch, true)
+		}
 		tr.added, tr.occupied = nil, false
 	}
 	e.emit(ctx, k, tr, infos)

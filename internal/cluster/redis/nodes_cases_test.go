@@ -338,6 +338,9 @@ func TestNodesRedisOutage(t *testing.T) {
 		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels/news", "info=subscription_count", nil); st != 200 || body != `{"occupied":true,"subscription_count":1}` {
 			t.Fatalf("node %s news after the outage: %d %s", nd.name, st, body)
 		}
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels", "", nil); st != 200 || body != `{"channels":{"news":{},"presence-o":{}}}` {
+			t.Fatalf("node %s channel listing after Redis came back empty: %d %s", nd.name, st, body)
+		}
 	}
 }
 
