@@ -176,3 +176,45 @@ func TestBlackHoledPubSubIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A pub/sub connection that Redis closes (CLIENT KILL here; in production
+// client-output-buffer-limit, a proxy or failover reset) is replaced by its
+// receive loop at once, not at the health loop's next tick: what other
+// nodes publish meanwhile is lost to this node. The health loop runs every
+// 30 s here, so only that path can subscribe again within the wait.
+func TestPubSubResubscribesAtOnce(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	prefix := testPrefix(t, rs.url())
+	var ra, rb clustertest.Recorder
+	a, err := redis.New(redis.Options{URL: rs.url(), KeyPrefix: prefix, LeaseTTL: time.Minute, Interval: 30 * time.Second}, ra.Handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	clustertest.WaitFor(t, 10*time.Second, a.Ready)
+	b := startEngine(t, rs.url(), prefix, rb.Handle)
+	if err := a.Listen("app", "rs"); err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := goredis.ParseURL(rs.url())
+	admin := goredis.NewClient(opts)
+	defer admin.Close()
+	ctx := context.Background()
+	if n, err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Int(); err != nil || n < 1 {
+		t.Fatalf("CLIENT KILL TYPE pubsub: %d %v", n, err)
+	}
+	i := 0
+	clustertest.WaitFor(t, 5*time.Second, func() error {
+		i++
+		_ = b.Publish(ctx, cluster.Message{AppID: "app", Channel: "rs", Event: "e", Data: fmt.Sprint("after-", i)})
+		if len(ra.Messages(func(m cluster.Message) bool { return strings.HasPrefix(m.Data, "after-") })) == 0 {
+			time.Sleep(20 * time.Millisecond)
+			return errors.New("nothing published after the kill reached a")
+		}
+		return nil
+	})
+	if err := a.Ready(); err != nil {
+		t.Fatalf("a after resubscribing: %v", err)
+	}
+}

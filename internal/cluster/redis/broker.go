@@ -96,6 +96,10 @@ type subscriber struct {
 
 	upFlag atomic.Bool // lost == 0 && !closed, for lock-free reads
 	kick   chan struct{}
+	// quick is when resubscribeNow last ran (unix nanos): at most once an
+	// Interval, so a Redis that refuses every connection is retried by the
+	// health loop's pace, not in a loop.
+	quick atomic.Int64
 }
 
 // shardConn is one pub/sub connection.
@@ -354,7 +358,6 @@ func (s *subscriber) send(ctx context.Context, conn *shardConn, sub bool, names 
 // receive delivers the messages of one connection in order until it fails.
 func (s *subscriber) receive(conn *shardConn) {
 	defer s.recvWG.Done()
-	defer close(conn.done)
 	for {
 		msg, err := conn.ps.Receive(context.Background())
 		if err != nil {
@@ -363,6 +366,8 @@ func (s *subscriber) receive(conn *shardConn) {
 				continue
 			}
 			s.broken(conn, err)
+			close(conn.done)
+			s.resubscribeNow()
 			return
 		}
 		switch msg := msg.(type) {
@@ -487,6 +492,40 @@ func (s *subscriber) broken(conn *shardConn, err error) {
 	_ = conn.ps.Close()
 	if s.e.cl != nil {
 		s.e.cl.ReloadState(context.Background())
+	}
+}
+
+// resubscribeNow subscribes the lost topics again at once, once the
+// receive loops of the broken connections have ended (no message is
+// delivered twice), instead of at the health loop's next tick: messages
+// published until then never reach this node. It runs at most once an
+// Interval and not while Redis is known to be down; the health loop retries.
+func (s *subscriber) resubscribeNow() {
+	last, now := s.quick.Load(), time.Now().UnixNano()
+	if now-last < int64(s.e.opts.Interval) || !s.quick.CompareAndSwap(last, now) || s.e.usable() != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for _, c := range s.dying {
+		select {
+		case <-c.done:
+		default:
+			return
+		}
+	}
+	n := 0
+	for name, t := range s.topics {
+		if t.lost && t.conn == nil && t.refs > 0 {
+			s.queue = append(s.queue, name)
+			n++
+		}
+	}
+	if n > 0 {
+		s.poke()
 	}
 }
 
