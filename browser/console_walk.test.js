@@ -5,8 +5,9 @@
 // the home page, the demo and the console load without errors or 404s; the
 // Getting started tab of an app that was not just created, the copy buttons
 // on a console reached over plain http by a host name (no navigator.clipboard
-// there), the channel history settings, the debug console's pause, and every
-// page at a phone's width.
+// there), the channel history settings, the debug console's pause and its
+// return after a network drop, every page at a phone's width, and the demo
+// once the development app is gone.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -14,6 +15,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { startServer, launchChromium, watchPage, outputPath, waitFor } = require('./lib');
+const { startProxy } = require('./tcpproxy');
 
 // HOST is a name Chromium resolves to 127.0.0.1 (--host-resolver-rules): a
 // page served from it over http is not a secure context, as a console opened
@@ -38,12 +40,18 @@ test('console walk: fresh install from another directory, copy over plain http, 
   t.after(() => fs.rmSync(cwd, { recursive: true, force: true }));
   const env = { PIXIU_CONSOLE_PASSWORD: '' };
   const server = await startServer({ t, cwd, env });
+  // The console goes through a TCP proxy the test can break (a network drop).
+  const proxy = await startProxy(server.port);
+  t.after(() => proxy.close());
   const browser = await launchChromium({ t, args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1`] });
-  const origin = `http://${HOST}:${server.port}`;
+  const origin = `http://${HOST}:${proxy.port}`;
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   const failed = [];
-  context.on('requestfailed', (r) => { if (!/\/stream$/.test(r.url())) failed.push(`${r.url()}: ${r.failure().errorText}`); });
+  let dropping = false; // while the proxy is broken, failed requests are expected
+  context.on('requestfailed', (r) => {
+    if (!dropping && !/\/stream$/.test(r.url())) failed.push(`${r.url()}: ${r.failure().errorText}`);
+  });
   context.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
   const page = await context.newPage();
   const problems = watchPage(page, 'console');
@@ -139,6 +147,18 @@ test('console walk: fresh install from another directory, copy over plain http, 
     await page.click('#debug-pause');
     await page.locator('.log-row[data-type="api_message"]', { hasText: 'while-paused' }).waitFor();
     assert.equal(await page.locator('#debug-pause').textContent(), 'Pause');
+    // A network drop: the stream comes back by itself and marks the gap.
+    dropping = true;
+    proxy.break();
+    await page.locator('#live:not(.on)').waitFor();
+    proxy.restore();
+    await page.locator('#live.on').waitFor({ timeout: 15000 });
+    dropping = false;
+    await page.locator('.log-row[data-type="reconnected"]', { hasText: 'while the stream was down' }).waitFor();
+    await page.fill('#ec-channel', 'after-the-drop');
+    await page.click('#ec-send');
+    await page.locator('.log-row[data-type="api_message"]', { hasText: 'after-the-drop' }).waitFor();
+
     // The text filter keeps the rows that mention it.
     await page.fill('#debug-log-filter', 'while-paused');
     await waitFor(async () => (await page.locator('.log-row:visible').count()) === 1, { message: 'one row left by the filter' });
@@ -169,8 +189,21 @@ test('console walk: fresh install from another directory, copy over plain http, 
     const box = await lastCell.boundingBox();
     assert.ok(box && box.x >= 0 && box.x + box.width <= 360, `the last column scrolled into view: ${JSON.stringify(box)}`);
 
+    // An app of one's own: the development app goes away, and the demo says
+    // it has no app rather than failing obscurely.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.fill('#new-app-name', 'Mine');
+    await page.click('#create-app');
+    await page.locator('#cred-key').waitFor();
+    const noApp = await context.newPage();
+    problems.push(...watchPage(noApp, 'market without app'));
+    await noApp.goto(`${server.url}/demo/market`);
+    await noApp.locator('#no-app', { hasText: 'the demo has no app to publish as' }).waitFor();
+    assert.equal(await noApp.locator('#conn-text').textContent(), 'no app: not connected');
+    assert.equal(await noApp.locator('#sub-state').textContent(), 'not subscribed');
+
     // The one 400 is the refused history setting's, the other the bad JSON.
-    const expected = (p) => /status of 400/.test(p);
+    const expected = (p) => /status of 400|net::ERR_/.test(p);
     assert.deepEqual(problems.filter((p) => !expected(p)), [], 'console errors');
     assert.deepEqual(failed.filter((f) => !/^400 /.test(f)), [], 'failed requests');
   } catch (err) {

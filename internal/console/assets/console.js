@@ -307,14 +307,14 @@
     ['channels', 'Channels', ['channel_occupied', 'channel_vacated', 'cache_miss']],
     ['webhooks', 'Webhooks', ['webhook']],
     ['history', 'History', ['history']],
-    ['errors', 'Errors', ['error', 'dropped']],
+    ['errors', 'Errors', ['error', 'dropped', 'reconnected']],
   ];
   const GROUP_OF = Object.fromEntries(GROUPS.flatMap(([g, , types]) => types.map((t) => [t, g])));
   const LABEL = {
     connection: 'Connection', disconnection: 'Disconnection', subscribed: 'Subscribed', unsubscribed: 'Unsubscribed',
     subscription_count: 'Subscription count', api_message: 'API message', client_event: 'Client event',
     member_added: 'Member added', member_removed: 'Member removed', channel_occupied: 'Occupied',
-    channel_vacated: 'Vacated', cache_miss: 'Cache miss', error: 'Error', dropped: 'Dropped', webhook: 'Webhook',
+    channel_vacated: 'Vacated', cache_miss: 'Cache miss', error: 'Error', dropped: 'Dropped', reconnected: 'Reconnected', webhook: 'Webhook',
     history: 'History',
   };
   const MAX_ROWS = 1000;
@@ -397,10 +397,22 @@
     }
 
     const es = new EventSource(`/console/api/apps/${encodeURIComponent(app.id)}/stream`);
-    es.onopen = () => { live.textContent = 'live'; live.classList.add('on'); };
+    // After a broken stream (a server restart, a network drop) the browser
+    // reconnects by itself; a row marks the gap, whose entries are not shown.
+    let down = false;
+    es.onopen = () => {
+      live.textContent = 'live';
+      live.classList.add('on');
+      if (!down) return;
+      down = false;
+      const gap = { type: 'reconnected', time: new Date().toISOString(),
+        message: 'what happened while the stream was down is not shown' };
+      if (paused) hold(gap); else add(gap);
+    };
     es.onmessage = (m) => { const e = JSON.parse(m.data); if (paused) hold(e); else add(e); };
     es.addEventListener('expired', () => { es.close(); showLogin('Session expired: sign in again.'); });
     es.onerror = () => {
+      down = true;
       live.classList.remove('on');
       live.textContent = 'reconnecting';
       if (es.readyState === EventSource.CLOSED) api('GET', '/apps').catch(() => {});

@@ -263,7 +263,9 @@
 
   function connectLive(since) {
     if (!cfg.appKey) {
-      showState('failed', 'no app to connect with');
+      showState('failed', 'the demo has no app to connect with');
+      $('conn-text').textContent = 'no app: not connected';
+      $('sub-state').textContent = 'not subscribed';
       return;
     }
     if (typeof window.Pusher !== 'function') {
