@@ -17,12 +17,13 @@ const (
 	DefaultMaxHeaders = 100      // header fields → 431
 	DefaultMaxBody    = 1 << 20  // Content-Length → 413
 
-	// DefaultMaxHeld bounds the bytes of requests still arriving that the
-	// event loops hold for all connections together, past the first
-	// DefaultMaxHead of each: a request that would go over it is refused
-	// with 503, so that clients trickling large bodies cannot make the
-	// server hold their bodies' worth of memory each (the buffers holding
-	// them grow to about twice that).
+	// DefaultMaxHeld bounds the bytes of requests still arriving (WebSocket
+	// upgrades, REST heads and bodies) that the event loops hold for all
+	// connections together, past the first DefaultMaxLine of each: a
+	// request that would go over it is refused with 503, so that clients
+	// trickling large heads or bodies cannot make the server hold their
+	// worth of memory each (the buffers holding them grow to about twice
+	// that).
 	DefaultMaxHeld = 32 << 20
 
 	// DefaultRequestTimeout bounds one whole request (head and body) from

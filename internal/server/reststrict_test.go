@@ -415,8 +415,9 @@ func TestRESTHeadLimitsOnBothPaths(t *testing.T) {
 // TestRESTBodiesHeldAreBounded: clients that each send most of a 1 MiB body
 // and then stall make the event loops hold it; past httpwire.DefaultMaxHeld
 // for all of them together the next such request is refused with a JSON 503
-// (the budget is per server, not per connection), small requests are still
-// answered, and the budget comes back when the stalled clients go.
+// (the budget is per server, not per connection), and so is an upgrade
+// whose head is long; small requests and upgrades are still answered, and
+// the budget comes back when the stalled clients go.
 func TestRESTBodiesHeldAreBounded(t *testing.T) {
 	t.Parallel()
 	s := pixiutest.Start(t, nil)
@@ -446,6 +447,15 @@ func TestRESTBodiesHeldAreBounded(t *testing.T) {
 		t.Fatalf("refused at request %d of 48, want a 503 past 32 MiB held (about the 33rd)", refused)
 	}
 	s.REST().Trigger(t, []string{"c"}, "small", "1") // small requests pass
+	if st := upgradeStatus(t, s.Addr); !strings.Contains(st, "101") {
+		t.Fatalf("small upgrade while the budget is used up: %q", st)
+	}
+	// An upgrade whose head runs past 8 KiB counts in the same budget.
+	nc := dialTCP(t, s.Addr)
+	_, _ = io.WriteString(nc, "GET /app/app-key?protocol=7 HTTP/1.1\r\nHost: x\r\nX-Long: "+strings.Repeat("l", 60<<10))
+	if st, body := readAnswer(t, bufio.NewReader(nc)); st != http.StatusServiceUnavailable || !strings.Contains(body, "Server busy") {
+		t.Fatalf("long upgrade head while the budget is used up: %d %s", st, body)
+	}
 	for _, nc := range stalled {
 		_ = nc.Close()
 	}

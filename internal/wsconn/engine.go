@@ -82,6 +82,7 @@ func (t *Transport) OnBoot(eng gnet.Engine) gnet.Action {
 type pendingConn struct {
 	*waitDeadline
 	peer *Peer // set for a connection enrolled with EnrollPlain (tls.go)
+	held int64 // its bytes in Transport.heldIn (hold)
 }
 
 // drainingConn is the context of a connection answered with an HTTP error:
@@ -113,8 +114,9 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	}
 	n := min(len(buf), len(appPrefix))
 	if !bytes.Equal(buf[:n], appPrefix[:n]) {
+		pc := gc.Context().(*pendingConn)
+		t.unhold(&pc.held)
 		if t.opts.Direct != nil && (bytes.HasPrefix(buf, []byte("POST /apps/")) || bytes.HasPrefix(buf, []byte("GET /apps/"))) {
-			pc := gc.Context().(*pendingConn)
 			gc.SetContext(&restConn{waitDeadline: pc.waitDeadline, peer: pc.peer})
 			return t.serveREST(gc)
 		}
@@ -123,16 +125,23 @@ func (t *Transport) handshake(gc gnet.Conn) gnet.Action {
 	if n < len(appPrefix) {
 		return gnet.None
 	}
+	pc := gc.Context().(*pendingConn)
 	// The upgrade request is held to the REST path's HTTP framing limits
 	// (request line 414; head size and field count 431; CRLF lines, no
 	// control characters: 400), however its bytes arrived.
 	if req, v := httpwire.Parse(buf, httpwire.Limits{}); v == httpwire.Refuse {
+		t.unhold(&pc.held)
 		return t.httpError(gc, req.Status, req.Reason)
 	}
 	end := bytes.Index(buf, crlfcrlf)
 	if end < 0 {
+		if !t.hold(&pc.held, len(buf)) {
+			t.unhold(&pc.held)
+			return t.httpError(gc, http.StatusServiceUnavailable, busyReason)
+		}
 		return gnet.None
 	}
+	t.unhold(&pc.held)
 	head := buf[:end+4]
 	if repeatedHeader(head, secWebSocketKey) {
 		return t.httpError(gc, http.StatusBadRequest, "bad Sec-WebSocket-Key header: given more than once")

@@ -32,35 +32,42 @@ type restConn struct {
 	// its first byte, is not moved by the bytes that follow.
 	inRequest bool
 	peer      *Peer // set for a connection enrolled with EnrollPlain (tls.go)
-	// held is what this connection counts in Transport.restHeld: the bytes
-	// of its request still arriving past the first httpwire.DefaultMaxHead.
-	held int64
+	held      int64 // its bytes in Transport.heldIn (hold)
 }
 
-// hold counts the n bytes buffered for rc's incomplete request in the
-// transport's total, and reports false if that would pass
-// httpwire.DefaultMaxHeld. Loop only.
-func (t *Transport) hold(rc *restConn, n int) bool {
-	want := max(int64(n)-httpwire.DefaultMaxHead, 0)
-	d := want - rc.held
+// holdFree is how much of a request still arriving each connection may
+// hold without counting in Transport.heldIn: an upgrade or REST head is
+// rarely larger.
+const holdFree = httpwire.DefaultMaxLine
+
+// hold counts the n bytes buffered for a connection's incomplete request
+// (beyond holdFree) in the transport's total of bytes held for requests
+// still arriving, held being that connection's share, and reports false if
+// that would pass httpwire.DefaultMaxHeld. Loop only.
+func (t *Transport) hold(held *int64, n int) bool {
+	want := max(int64(n)-holdFree, 0)
+	d := want - *held
 	if d <= 0 {
 		return true
 	}
-	if t.restHeld.Add(d) > httpwire.DefaultMaxHeld {
-		t.restHeld.Add(-d)
+	if t.heldIn.Add(d) > httpwire.DefaultMaxHeld {
+		t.heldIn.Add(-d)
 		return false
 	}
-	rc.held = want
+	*held = want
 	return true
 }
 
-// release takes rc's bytes out of the transport's total.
-func (rc *restConn) release(t *Transport) {
-	if rc.held != 0 {
-		t.restHeld.Add(-rc.held)
-		rc.held = 0
+// unhold takes a connection's share out of the transport's total.
+func (t *Transport) unhold(held *int64) {
+	if *held != 0 {
+		t.heldIn.Add(-*held)
+		*held = 0
 	}
 }
+
+// busyReason refuses a request that would pass httpwire.DefaultMaxHeld.
+const busyReason = "Server busy: too many large requests arriving at once, retry later"
 
 var restPrefixes = [...][]byte{[]byte("POST /apps/"), []byte("GET /apps/")}
 
@@ -75,19 +82,18 @@ func (t *Transport) serveREST(gc gnet.Conn) gnet.Action {
 			return gnet.None
 		}
 		if !maybeREST(buf) {
-			rc.release(t)
+			t.unhold(&rc.held)
 			return t.eject(gc, buf)
 		}
 		req, verdict := httpwire.Parse(buf, httpwire.Limits{})
 		if verdict != httpwire.Incomplete {
-			rc.release(t)
+			t.unhold(&rc.held)
 		}
 		switch verdict {
 		case httpwire.Incomplete:
-			if !t.hold(rc, len(buf)) {
-				rc.release(t)
-				return t.refuseREST(gc, rc.waitDeadline, http.StatusServiceUnavailable,
-					"Server busy: too many large requests arriving at once, retry later")
+			if !t.hold(&rc.held, len(buf)) {
+				t.unhold(&rc.held)
+				return t.refuseREST(gc, rc.waitDeadline, http.StatusServiceUnavailable, busyReason)
 			}
 			if !rc.inRequest {
 				rc.inRequest = true

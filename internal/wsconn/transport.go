@@ -124,7 +124,7 @@ type Transport struct {
 	budgetDone   chan struct{} // closed when enforceBudget returns
 	budgetClosed atomic.Int64  // connections closed by the budget
 	fdRefused    atomic.Int64  // connections closed on accept near the descriptor limit
-	restHeld     atomic.Int64  // bytes of REST requests still arriving (restConn.held)
+	heldIn       atomic.Int64  // bytes held for requests still arriving (hold)
 	budgetLogged int64         // unix nanos of the last budget warning; enforceBudget only
 
 	stats connStats  // stats.go
@@ -323,8 +323,11 @@ func (t *Transport) OnClose(gc gnet.Conn, err error) (action gnet.Action) {
 		return gnet.None
 	}
 	defer t.recovered("close", nil, &action)
-	if rc, ok := gc.Context().(*restConn); ok {
-		rc.release(t)
+	switch pc := gc.Context().(type) {
+	case *restConn:
+		t.unhold(&pc.held)
+	case *pendingConn:
+		t.unhold(&pc.held)
 	}
 	c, ok := gc.Context().(*conn)
 	t.regMu.Lock()
