@@ -423,11 +423,17 @@ func bodyError(err error) string {
 	return "Invalid JSON body: " + err.Error()
 }
 
+// preallocMax is the largest body read into one allocation of its
+// Content-Length; a larger one is read into a buffer that grows with the
+// bytes that arrive, so that a client declaring a large body and sending
+// none (or waiting for 100 Continue) does not make the server allocate it.
+const preallocMax = 64 << 10
+
 // readBody reads the whole body, at most max bytes, in one allocation when
-// the client sent a Content-Length (every SDK does).
+// the client sent a Content-Length (every SDK does) of at most preallocMax.
 func readBody(r *http.Request, max int64) ([]byte, error) {
 	body := http.MaxBytesReader(nil, r.Body, max)
-	if n := r.ContentLength; n >= 0 && n <= max {
+	if n := r.ContentLength; n >= 0 && n <= max && n <= preallocMax {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(body, buf); err != nil {
 			return nil, err
