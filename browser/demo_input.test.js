@@ -3,10 +3,12 @@
 // purpose: an empty price, zero, a huge number, markup and script in the
 // fields, a side that is neither buy nor sell. Each gets a clear message on
 // the form, kept as text; nothing reaches the market page until a valid trade
-// does. Both pages fit a phone's screen.
+// does. Both pages fit a phone's screen, even with the huge prices an
+// application may publish.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const Pusher = require('pusher');
 const { startServer, launchChromium, watchPage, outputPath } = require('./lib');
 
 const APP = { id: 'input-app', key: 'input-key', secret: 'input-secret' };
@@ -21,12 +23,15 @@ cluster:
   drain_window: 100ms
 `;
 const SCRIPT = '<script>window.pwned = 1</script>';
+const PHONE = 360;
 const IMG = '"><img src=x onerror="window.pwned = 1">';
 
 test('exchange demo: bad trades get clear messages, markup stays text, the market sees only good ones', async (t) => {
   const server = await startServer({ t, config: CONFIG });
   const browser = await launchChromium({ t });
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  // A phone: with isMobile, a page wider than the screen widens the layout
+  // viewport (innerWidth), so widths are compared with PHONE instead.
+  const context = await browser.newContext({ viewport: { width: PHONE, height: 740 }, isMobile: true, hasTouch: true });
   const dialogs = [];
   const market = await context.newPage();
   const trade = await context.newPage();
@@ -54,6 +59,7 @@ test('exchange demo: bad trades get clear messages, markup stays text, the marke
   try {
     await market.goto(`${server.url}/demo/market`);
     await market.locator('#market[data-subscribed="true"]').waitFor({ timeout: 10000 });
+    assert.equal(await market.locator('#pusher-js-from').textContent(), 'this server', 'the footer names where pusher-js came from');
 
     // An empty price is caught by the browser: nothing is posted.
     await trade.goto(`${server.url}/demo/trade`);
@@ -82,9 +88,20 @@ test('exchange demo: bad trades get clear messages, markup stays text, the marke
     await market.waitForFunction(() => document.getElementById('last-price').textContent === '42.50', null, { timeout: 5000 });
     assert.equal(await market.locator('#trades tr').count(), 1);
 
+    // An application may publish any number (the form stops at 1e12): a
+    // huge one is shown compactly, and a long one wraps.
+    const sdk = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(server.port), useTLS: false });
+    await sdk.trigger('price_channel', 'update', { price: 999999999999999, amount: 2 });
+    await market.waitForFunction(() => document.getElementById('last-price').textContent === '999,999,999,999,999.00', null, { timeout: 5000 });
+    const wide = await market.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= PHONE, `a long price makes the market ${wide} px wide at a ${PHONE} px screen`);
+    await sdk.trigger('price_channel', 'update', { price: 1e300, amount: 1.5e300 });
+    await market.waitForFunction(() => document.getElementById('last-price').textContent === '1E300', null, { timeout: 5000 });
+    assert.deepEqual(await market.locator('#trades tr').first().locator('td.num').allTextContents(), ['1E300', '1.5E300']);
+
     for (const [name, p] of [['market', market], ['trade', trade]]) {
-      const [width, viewport] = await p.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-      assert.ok(width <= viewport, `${name} is ${width} px wide at a ${viewport} px screen`);
+      const width = await p.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= PHONE, `${name} is ${width} px wide at a ${PHONE} px screen`);
       await p.screenshot({ path: outputPath(`demo-phone-${name}.png`), fullPage: true, animations: 'disabled' });
     }
     assert.deepEqual(dialogs, [], 'dialogs');

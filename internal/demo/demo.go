@@ -226,6 +226,9 @@ type pageData struct {
 	Channel  string
 	Event    string
 	PusherJS string // URL of the pusher-js script
+	// PusherJSLocal: PusherJS is this server's copy, not the CDN's (the
+	// market page's footer says which).
+	PusherJSLocal bool
 	// Trade page only.
 	OK    bool       // the previous trade was published
 	Error string     // why the submitted trade was refused
@@ -238,7 +241,7 @@ func (d *Handler) data(page string) pageData {
 		src = localPusherJS
 	}
 	data := pageData{Page: page, AppKey: d.appKey(), Channel: Channel, Event: Event, PusherJS: src,
-		Form: tradeInput{Side: "buy", Amount: "1"}}
+		PusherJSLocal: d.pusherJS != nil, Form: tradeInput{Side: "buy", Amount: "1"}}
 	if data.AppKey == "" {
 		data.NoApp = NoAppMessage
 	}

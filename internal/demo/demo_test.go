@@ -326,7 +326,8 @@ func expectVendor(t *testing.T, h http.Handler, js, notices, licence string) {
 		}
 	}
 	market := serve(h, "GET", "/demo/market", nil, "").Body.String()
-	if !strings.Contains(market, `<script src="/demo/vendor/pusher.min.js">`) || strings.Contains(market, "js.pusher.com/") {
+	if !strings.Contains(market, `<script src="/demo/vendor/pusher.min.js">`) || strings.Contains(market, "js.pusher.com") ||
+		!strings.Contains(market, `pusher-js from <span id="pusher-js-from">this server</span>`) {
 		t.Fatalf("market page does not load the local pusher-js:\n%s", market)
 	}
 }

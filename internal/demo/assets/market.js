@@ -16,6 +16,14 @@
   var amountFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 8 });
   var pctFmt = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: 'always' });
   var timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  // The trade form stops at 1e12, but an application (or `pixiu trigger`) may
+  // publish any number: past 1e15 they are shown as 1.2345E20, not as a
+  // hundred digits wider than the page.
+  var sciFmt = new Intl.NumberFormat('en-US', { notation: 'scientific', maximumFractionDigits: 4 });
+  var BIG = 1e15;
+  function fmtPrice(v) { return Math.abs(v) < BIG ? priceFmt.format(v) : sciFmt.format(v); }
+  function fmtAmount(v) { return Math.abs(v) < BIG ? amountFmt.format(v) : sciFmt.format(v); }
+  function fmtPct(v) { return Math.abs(v) < 1e6 ? pctFmt.format(v) : (v > 0 ? '+' : '') + sciFmt.format(v); }
 
   var market = { points: [], last: null, high: null, low: null, count: 0, volume: 0 };
 
@@ -56,8 +64,8 @@
   function showPrice(price, prev) {
     var el = $('last-price');
     var change = $('change');
-    el.textContent = priceFmt.format(price);
-    document.title = priceFmt.format(price) + ' · Market · Pixiu exchange demo';
+    el.textContent = fmtPrice(price);
+    document.title = fmtPrice(price) + ' · Market · Pixiu exchange demo';
     var dir = prev === null || price === prev ? '' : price > prev ? 'up' : 'down';
     el.classList.remove('none', 'up', 'down', 'flash-up', 'flash-down');
     change.classList.remove('up', 'down');
@@ -71,15 +79,15 @@
     } else {
       var diff = price - prev;
       change.textContent = (dir === 'up' ? '▲ +' : dir === 'down' ? '▼ −' : '■ ') +
-        priceFmt.format(Math.abs(diff)) + '  (' + pctFmt.format(diff / prev * 100) + '%)';
+        fmtPrice(Math.abs(diff)) + '  (' + fmtPct(diff / prev * 100) + '%)';
     }
   }
 
   function showStats() {
-    $('stat-high').textContent = priceFmt.format(market.high);
-    $('stat-low').textContent = priceFmt.format(market.low);
+    $('stat-high').textContent = fmtPrice(market.high);
+    $('stat-low').textContent = fmtPrice(market.low);
     $('stat-count').textContent = String(market.count);
-    $('stat-volume').textContent = amountFmt.format(market.volume);
+    $('stat-volume').textContent = fmtAmount(market.volume);
   }
 
   function cell(text, className) {
@@ -101,8 +109,8 @@
     sideCell.appendChild(tag);
     tr.appendChild(cell(timeFmt.format(t.time), 'time'));
     tr.appendChild(sideCell);
-    tr.appendChild(cell(priceFmt.format(t.price), 'num'));
-    tr.appendChild(cell(t.amount === null ? '—' : amountFmt.format(t.amount), 'num'));
+    tr.appendChild(cell(fmtPrice(t.price), 'num'));
+    tr.appendChild(cell(t.amount === null ? '—' : fmtAmount(t.amount), 'num'));
     body.insertBefore(tr, body.firstChild);
     while (body.children.length > MAX_TRADES) body.removeChild(body.lastChild);
     $('trades-empty').hidden = true;
@@ -125,7 +133,8 @@
     var lo = Math.floor(min / step) * step, hi = Math.ceil(max / step) * step;
     if (hi - lo < step) { lo -= step; hi += step; } // one price: centre it
     var ticks = [];
-    for (var v = lo; v <= hi + step / 2; v += step) ticks.push(Math.round(v / step) * step);
+    // At most a dozen: near the largest doubles hi may overflow to Infinity.
+    for (var v = lo; v <= hi + step / 2 && ticks.length < 12; v += step) ticks.push(Math.round(v / step) * step);
     return ticks;
   }
 
@@ -151,7 +160,7 @@
       var gy = y(v);
       svg.appendChild(svgEl('line', { 'class': 'grid', x1: padL, x2: w - padR + 8, y1: gy, y2: gy }));
       var label = svgEl('text', { 'class': 'label', x: w - padR + 14, y: gy + 4 });
-      label.textContent = priceFmt.format(v);
+      label.textContent = Math.abs(v) < 1e9 ? fmtPrice(v) : sciFmt.format(v); // room for about 12 characters
       svg.appendChild(label);
     });
 
