@@ -72,16 +72,17 @@ async function waitFor(fn, { timeout = 5000, interval = 50, message = 'condition
 // with config (YAML text) written to a fresh temporary directory, and resolves
 // once GET /ready answers 200. The store lives in that directory too
 // (PIXIU_STORE_PATH) unless env says otherwise. cwd defaults to the repo root
-// so the server finds node_modules/ (pusher-js for the demo). When t (a
+// so the server finds node_modules/ (pusher-js for the demo). port picks the
+// port (a restart on the same one); default a free one. When t (a
 // node:test context) is given, the server is stopped after the test.
 //
 // The result: { url, port, dir, configPath, proc, logs(), stop() }.
-async function startServer({ t, config = '', args = [], env = {}, cwd = REPO_ROOT, readyTimeout = 15000 } = {}) {
+async function startServer({ t, config = '', args = [], env = {}, cwd = REPO_ROOT, readyTimeout = 15000, port: wantPort } = {}) {
   const bin = pixiuBin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixiu-browser-'));
   const configPath = path.join(dir, 'pixiu.yaml');
   fs.writeFileSync(configPath, config);
-  const port = await freePort();
+  const port = wantPort || await freePort();
   const url = `http://127.0.0.1:${port}`;
 
   let output = '';
