@@ -99,6 +99,7 @@ test('console walk: fresh install from another directory, copy over plain http, 
     await page.locator('#toast', { hasText: 'Copied' }).waitFor();
     await waitFor(async () => (await clipboard()) === 'app-key', { message: 'the key on the clipboard' });
     await page.locator('.seg button', { hasText: 'Node' }).click();
+    assert.deepEqual(await page.getByRole('tab', { selected: true }).allTextContents(), ['Node']);
     const node = await page.locator('#snippet').textContent();
     assert.match(node, new RegExp(`host: '${HOST}'`));
     await page.locator('.snippet button.copy').click();
@@ -147,6 +148,15 @@ test('console walk: fresh install from another directory, copy over plain http, 
     await page.click('#debug-pause');
     await page.locator('.log-row[data-type="api_message"]', { hasText: 'while-paused' }).waitFor();
     assert.equal(await page.locator('#debug-pause').textContent(), 'Pause');
+    // Screen readers learn which tab is open and which filters are on.
+    assert.equal(await page.locator('#tab-debug').getAttribute('aria-current'), 'page');
+    assert.equal(await page.locator('#tab-start').getAttribute('aria-current'), null);
+    const chip = page.locator('.chip[data-group="webhooks"]');
+    assert.equal(await chip.getAttribute('aria-pressed'), 'true');
+    await chip.click();
+    assert.equal(await chip.getAttribute('aria-pressed'), 'false');
+    await chip.click();
+
     // A network drop: the stream comes back by itself and marks the gap.
     dropping = true;
     proxy.break();

@@ -234,7 +234,7 @@
       h('span', { class: 'grow' }),
       h('span', { class: 'muted mono' }, `app_id ${app.id}`));
     const tabs = h('nav', { class: 'tabs' }, TABS.map(([t, label]) =>
-      h('a', { href: `${base}/${t}`, class: t === tab ? 'active' : '', id: `tab-${t}` }, label)));
+      h('a', { href: `${base}/${t}`, class: t === tab ? 'active' : '', id: `tab-${t}`, 'aria-current': t === tab ? 'page' : false }, label)));
     const body = h('div', {});
     render(head, tabs, body);
     const pages = { start: startTab, debug: debugTab, usage: usageTab, settings: settingsTab };
@@ -279,9 +279,12 @@
     const show = (name) => {
       current = name;
       pre.textContent = code[name];
-      for (const b of seg.children) b.classList.toggle('on', b.textContent === name);
+      for (const b of seg.children) {
+        b.classList.toggle('on', b.textContent === name);
+        b.setAttribute('aria-selected', String(b.textContent === name));
+      }
     };
-    for (const name of Object.keys(code)) seg.append(h('button', { type: 'button', onclick: () => show(name) }, name));
+    for (const name of Object.keys(code)) seg.append(h('button', { type: 'button', role: 'tab', onclick: () => show(name) }, name));
     show(current);
     // Element.append would show a null as the text "null": only nodes go in.
     if (created) {
@@ -331,10 +334,11 @@
       (!text || row.textContent.toLowerCase().includes(text));
     const refilter = () => { for (const r of log.querySelectorAll('.log-row')) r.hidden = !visible(r); };
     const chips = GROUPS.map(([g, label]) => {
-      const chip = h('button', { type: 'button', class: 'chip on', dataset: { group: g } }, label);
+      const chip = h('button', { type: 'button', class: 'chip on', dataset: { group: g }, 'aria-pressed': 'true' }, label);
       chip.addEventListener('click', () => {
         if (on.has(g)) on.delete(g); else on.add(g);
         chip.classList.toggle('on', on.has(g));
+        chip.setAttribute('aria-pressed', String(on.has(g)));
         refilter();
       });
       return chip;
