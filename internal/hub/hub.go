@@ -102,6 +102,10 @@ type shard struct {
 
 	fan fanQueue // fan-outs off the publisher (fanout.go)
 
+	// presenceMu orders the shard's presence joins and leaves with a
+	// non-blocking engine (lockPresence). Taken before mu.
+	presenceMu sync.Mutex
+
 	countMu    sync.Mutex
 	counts     map[chanKey]countState // guarded by countMu: channels whose count changed lately
 	countDirty []chanKey              // guarded by countMu: the keys of dirty counts
@@ -271,6 +275,11 @@ var ErrMemberLimit = errors.New("hub: presence channel member limit reached")
 func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name string, member *protocol.Member) error {
 	kind := protocol.ParseChannel(name)
 	socketID := c.SocketID()
+	k := chanKey{app.ID, name}
+	s := h.shardFor(k)
+	if member != nil {
+		defer h.lockPresence(s)()
+	}
 	// Cluster: every engine step comes before the client is added locally
 	// and told subscription_succeeded, and a failure undoes the steps taken,
 	// so a refused subscription leaves no state on any node. Listen comes
@@ -278,7 +287,7 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 	if err := h.engine.Listen(app.ID, name); err != nil {
 		return err
 	}
-	data, first, err := h.joinPresence(ctx, app, name, socketID, member)
+	data, members, first, err := h.joinPresence(ctx, app, name, socketID, member)
 	if err != nil {
 		_ = h.engine.Unlisten(app.ID, name)
 		return err
@@ -292,8 +301,6 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 		return err
 	}
 
-	k := chanKey{app.ID, name}
-	s := h.shardFor(k)
 	bp := h.framePool.Get().(*[]byte)
 	frame := protocol.AppendEvent((*bp)[:0], protocol.EventSubscriptionSucceeded, name, data, "")
 	s.mu.Lock()
@@ -313,6 +320,9 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 		h.observe(Event{Kind: ChannelOccupied, AppID: app.ID, Channel: name})
 	}
 	h.observe(Event{Kind: Subscribed, AppID: app.ID, Channel: name, SocketID: socketID})
+	if member != nil && h.engine.Blocking() {
+		h.reconcileMembers(ctx, s, k, c, members)
+	}
 	if member != nil && first {
 		h.observe(Event{Kind: MemberAdded, AppID: app.ID, Channel: name, UserID: member.UserID})
 		// The subscription stands from here on (an error would leave the
@@ -330,32 +340,98 @@ func (h *Hub) Subscribe(ctx context.Context, app *apps.App, c Client, name strin
 	return nil
 }
 
+// lockPresence makes a presence join or leave on shard s one step for the
+// shard's other presence joins and leaves, with a non-blocking engine (one
+// node): a join's member list, its arrival among the channel's local
+// subscribers and its member_added then happen with no other join or leave
+// in between, so the list a joiner gets and the member events it is sent
+// afterwards neither overlap nor leave a gap — concurrent joins otherwise
+// sent a member twice, or never (a member_added delivered before the joiner
+// was a subscriber, of a member its list did not have yet). It returns the
+// unlock. A blocking engine's calls are network round trips that this would
+// serialize, and other nodes' joins are not ordered by it anyway: see
+// docs/CLUSTER.md's known limits.
+func (h *Hub) lockPresence(s *shard) func() {
+	if h.engine.Blocking() {
+		return func() {}
+	}
+	s.presenceMu.Lock()
+	return s.presenceMu.Unlock
+}
+
 // joinPresence records member's socket in a presence channel (nil member:
 // not a presence subscription) and returns the subscription_succeeded data
 // and whether the user is new to the channel.
-func (h *Hub) joinPresence(ctx context.Context, app *apps.App, name, socketID string, member *protocol.Member) (string, bool, error) {
+func (h *Hub) joinPresence(ctx context.Context, app *apps.App, name, socketID string, member *protocol.Member) (string, []protocol.Member, bool, error) {
 	if member == nil {
-		return "{}", false, nil
+		return "{}", nil, false, nil
 	}
 	if app.MaxPresenceMembers > 0 {
 		n, err := h.engine.MemberCount(ctx, app.ID, name)
 		if err != nil {
-			return "", false, err
+			return "", nil, false, err
 		}
 		if n >= app.MaxPresenceMembers && !h.isMember(ctx, app.ID, name, member.UserID) {
-			return "", false, ErrMemberLimit
+			return "", nil, false, ErrMemberLimit
 		}
 	}
 	first, err := h.engine.AddMember(ctx, app.ID, name, socketID, *member)
 	if err != nil {
-		return "", false, err
+		return "", nil, false, err
 	}
 	members, err := h.engine.Members(ctx, app.ID, name)
 	if err != nil {
 		_, _ = h.engine.RemoveMember(ctx, app.ID, name, socketID, member.UserID)
-		return "", false, err
+		return "", nil, false, err
 	}
-	return protocol.PresenceData(members), first, nil
+	return protocol.PresenceData(members), members, first, nil
+}
+
+// reconcileMembers closes, with a blocking engine (a cluster), most of the
+// gap between the member list a joiner was sent (had, read before it became
+// a local subscriber) and the member events it gets as one: it reads the
+// list again now that c receives the channel's events and sends c, ordered
+// with deliveries (under the shard's write lock), member_added for who came
+// and member_removed for who left in between. A member event that also
+// reaches c through the channel is harmless twice (pusher-js keeps one entry
+// and ignores the removal of someone it does not have); what remains is a
+// member who joins between this read and the lock and leaves again before
+// it, whose removal c may get before the addition (docs/CLUSTER.md).
+func (h *Hub) reconcileMembers(ctx context.Context, s *shard, k chanKey, c Client, had []protocol.Member) {
+	now, err := h.engine.Members(ctx, k.app, k.name)
+	if err != nil {
+		return // the events that reach c meanwhile are what it gets
+	}
+	hadIDs := make(map[string]struct{}, len(had))
+	for _, m := range had {
+		hadIDs[m.UserID] = struct{}{}
+	}
+	nowIDs := make(map[string]struct{}, len(now))
+	var frames [][]byte
+	for _, m := range now {
+		nowIDs[m.UserID] = struct{}{}
+		if _, ok := hadIDs[m.UserID]; !ok {
+			frames = append(frames, protocol.AppendEvent(nil, protocol.EventMemberAdded, k.name, protocol.MemberAddedData(m), ""))
+		}
+	}
+	for _, m := range had {
+		if _, ok := nowIDs[m.UserID]; !ok {
+			frames = append(frames, protocol.AppendEvent(nil, protocol.EventMemberRemoved, k.name, protocol.MemberRemovedData(m.UserID), ""))
+		}
+	}
+	if len(frames) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch := s.channels[k]; ch == nil {
+		return
+	} else if _, ok := ch.clients[c]; !ok {
+		return // c left meanwhile
+	}
+	for _, f := range frames {
+		c.Send(f)
+	}
 }
 
 func (h *Hub) isMember(ctx context.Context, appID, channel, userID string) bool {
@@ -391,6 +467,9 @@ func (h *Hub) sendCache(ctx context.Context, appID, name string, c Client) error
 func (h *Hub) Unsubscribe(ctx context.Context, app *apps.App, c Client, name, userID string) bool {
 	k := chanKey{app.ID, name}
 	s := h.shardFor(k)
+	if userID != "" {
+		defer h.lockPresence(s)()
+	}
 	s.mu.Lock()
 	ch := s.channels[k]
 	if ch == nil {
