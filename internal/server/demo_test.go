@@ -223,13 +223,21 @@ func TestDemoTradeRateLimit(t *testing.T) {
 			t.Fatalf("trade %d: %d %s", i+1, st, body)
 		}
 	}
-	resp, err := form.post(url.Values{"price": {"1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(b), "too many trades") || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("trade past the burst: %d %s (Retry-After %q), want 429", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	// The bucket refills at 2 trades a second, so on a slow machine the
+	// burst itself may have earned a trade or two more; past those, 429.
+	for extra := 0; ; extra++ {
+		resp, err := form.post(url.Values{"price": {"1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusSeeOther && extra < 5 {
+			continue
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(b), "too many trades") || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("trade %d past the burst: %d %s (Retry-After %q), want 429", extra+1, resp.StatusCode, b, resp.Header.Get("Retry-After"))
+		}
+		return
 	}
 }
