@@ -53,6 +53,10 @@ var (
 	ErrInvalidVersion     = &Error{CodeInvalidVersion, "Invalid version string format"}
 	ErrSlowConsumer       = &Error{CodeOverCapacity, "Connection too slow to receive messages (outbound buffer full)"}
 	ErrShutdown           = &Error{CodeReconnect, "Please reconnect immediately"}
+	// ErrClusterUnavailable closes a socket whose subscription the cluster
+	// engine could not record (Redis unreachable): clients reconnect after
+	// backing off and subscribe again, instead of staying unsubscribed.
+	ErrClusterUnavailable = &Error{CodeOverCapacity, "Over capacity: the cluster is unavailable, reconnect later"}
 	ErrPongTimeout        = &Error{CodePongNotReceived, "Pong reply not received"}
 	ErrTerminated         = &Error{CodeUnauthorized, "You got disconnected by the app."}
 	// ErrOriginNotAllowed refuses a handshake whose Origin the app does not

@@ -138,8 +138,14 @@ func (c *conn) subscribed(app *apps.App, name string, member *protocol.Member, e
 		return
 	}
 	if err != nil {
+		// The engine failed (a cluster whose Redis does not answer). pusher-js
+		// and Laravel Echo never retry a failed subscription, so the socket is
+		// then closed with 4100: clients reconnect after backing off and
+		// subscribe to all their channels again, which succeeds once the
+		// cluster is back (docs/CLUSTER.md).
 		c.t.log.Error("subscribe", "app_id", app.ID, "channel", name, "err", err)
 		c.subscriptionError(name, "ServerError", "Subscription failed: the server could not record it, try again", 503)
+		c.Close(protocol.ErrClusterUnavailable)
 		return
 	}
 	uid := ""

@@ -321,11 +321,26 @@ func TestNodesRedisOutage(t *testing.T) {
 			t.Fatalf("node %s publish during the outage: %d %s, want 503", nd.name, st, body)
 		}
 	}
+	// A socket that subscribes during the outage is told why, then closed
+	// with 4100 so that its client reconnects after backing off and
+	// subscribes again (pusher-js never retries a failed subscription).
+	late := n[1].dial()
+	late.Send("pusher:subscribe", "", map[string]any{"channel": "late"})
+	if e := late.Expect("pusher:subscription_error"); !strings.Contains(e.DataString(), `"status":503`) {
+		t.Fatalf("subscription_error during the outage: %s", e.DataString())
+	}
+	if code := late.WaitClosed(); code != 4100 {
+		t.Fatalf("socket whose subscription failed during the outage closed with %d, want 4100", code)
+	}
 
 	rs.start()
 	for _, nd := range n {
 		nd.waitReady(15 * time.Second)
 	}
+	again := n[1].dial() // the client's reconnect
+	again.Subscribe("late", "", "", "")
+	n[0].rest().Trigger(t, []string{"late"}, "back", "3")
+	expectN(t, again, "back", 1)
 	n[0].rest().Trigger(t, []string{"news"}, "after", "2")
 	if got := expectN(t, sub, "after", 1); got[0] != "2" {
 		t.Fatalf("after the outage: %v", got)
@@ -338,7 +353,7 @@ func TestNodesRedisOutage(t *testing.T) {
 		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels/news", "info=subscription_count", nil); st != 200 || body != `{"occupied":true,"subscription_count":1}` {
 			t.Fatalf("node %s news after the outage: %d %s", nd.name, st, body)
 		}
-		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels", "", nil); st != 200 || body != `{"channels":{"news":{},"presence-o":{}}}` {
+		if st, body := nd.rest().Do(t, "GET", "/apps/app-id/channels", "", nil); st != 200 || body != `{"channels":{"late":{},"news":{},"presence-o":{}}}` {
 			t.Fatalf("node %s channel listing after Redis came back empty: %d %s", nd.name, st, body)
 		}
 	}
