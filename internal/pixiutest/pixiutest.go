@@ -44,9 +44,10 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	return StartWithLog(t, mutate, nil)
 }
 
-// StartWithLog is Start with the server logging to log (nil: warnings and
-// errors to stderr, debug with PIXIU_TEST_DEBUG set).
-func StartWithLog(t testing.TB, mutate func(*config.Config), log *slog.Logger) *Server {
+// Config is the configuration Start runs a server with: 127.0.0.1 on a
+// free port, no demo, the default app as a config-file app, a store of its
+// own, then mutate, then the defaults.
+func Config(t testing.TB, mutate func(*config.Config)) config.Config {
 	t.Helper()
 	cfg, err := config.Load("", nil)
 	if err != nil {
@@ -64,6 +65,14 @@ func StartWithLog(t testing.TB, mutate func(*config.Config), log *slog.Logger) *
 	}
 	cfg.ApplyDefaults()
 	cfg.Port = 0
+	return cfg
+}
+
+// StartWithLog is Start with the server logging to log (nil: warnings and
+// errors to stderr, debug with PIXIU_TEST_DEBUG set).
+func StartWithLog(t testing.TB, mutate func(*config.Config), log *slog.Logger) *Server {
+	t.Helper()
+	cfg := Config(t, mutate)
 	level := slog.LevelWarn
 	if os.Getenv("PIXIU_TEST_DEBUG") != "" {
 		level = slog.LevelDebug

@@ -10,15 +10,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pixiu-io/pixiu/internal/apps"
-	"github.com/pixiu-io/pixiu/internal/config"
+	"github.com/pixiu-io/pixiu/internal/pixiutest"
 	"github.com/pixiu-io/pixiu/internal/server"
 )
 
@@ -160,18 +158,7 @@ func startFDChild(t *testing.T, test, mode string) (*exec.Cmd, string, io.Reader
 // returns an error, 0 when Run is still serving after 20 s. In mode "fill"
 // it then opens files until none is left, so that the next accept fails.
 func fdChild(t *testing.T, mode string) {
-	cfg, err := config.Load("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Host, cfg.Port = "127.0.0.1", 0
-	f := false
-	cfg.Demo = &f
-	cfg.Apps = []apps.App{config.DefaultApp()}
-	cfg.Console.Password = "pixiutest-console-password"
-	cfg.Store.Path = filepath.Join(t.TempDir(), "pixiu.db")
-	cfg.ApplyDefaults()
-	cfg.Port = 0
+	cfg := pixiutest.Config(t, nil)
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skip("no /proc/self/fd:", err)

@@ -290,14 +290,15 @@ func (s *Sender) seal(now time.Time, all bool) time.Time {
 func (s *Sender) chunks(entries []*Entry) [][]*Entry {
 	var out [][]*Entry
 	start, size := 0, 0
+	prevAlone := false
 	for i, e := range entries {
 		alone := encryptedChannelEvent(e.Event)
-		if i > start && (alone || encryptedChannelEvent(entries[i-1].Event) ||
-			i-start >= s.opts.BatchMax || size+len(e.Event) > maxBatchBytes) {
+		if i > start && (alone || prevAlone || i-start >= s.opts.BatchMax || size+len(e.Event) > maxBatchBytes) {
 			out = append(out, entries[start:i])
 			start, size = i, 0
 		}
 		size += len(e.Event) + 1
+		prevAlone = alone
 	}
 	return append(out, entries[start:])
 }

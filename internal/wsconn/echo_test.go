@@ -2,14 +2,10 @@ package wsconn
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/pixiu-io/pixiu/internal/apps"
-	"github.com/pixiu-io/pixiu/internal/cluster"
-	"github.com/pixiu-io/pixiu/internal/cluster/memory"
-	"github.com/pixiu-io/pixiu/internal/hub"
 )
 
 // TestErrorsDoNotEchoLargeInput: a pusher:error quotes what the client sent
@@ -53,23 +49,10 @@ func TestErrorsDoNotEchoLargeInput(t *testing.T) {
 // startClientEventsTransport is startTransport with client events on.
 func startClientEventsTransport(t *testing.T) string {
 	t.Helper()
-	h, err := hub.New(hub.Options{}, func(hd cluster.Handler) (cluster.Engine, error) { return memory.New(hd), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := apps.Defaults()
 	s.ClientEvents = true
-	reg := apps.NewRegistry([]*apps.App{{ID: "app-id", Key: "app-key", Secret: "app-secret", Settings: s}})
-	tr, err := New(Options{Hub: h, Apps: reg, EventLoops: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tr.Serve("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.NotFoundHandler()}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close(); _ = tr.Close(); _ = h.Engine().Close() })
-	return ln.Addr().String()
+	_, addr := startTransport(t, func(o *Options) {
+		o.Apps = apps.NewRegistry([]*apps.App{{ID: "app-id", Key: "app-key", Secret: "app-secret", Settings: s}})
+	})
+	return addr
 }
